@@ -1,0 +1,1 @@
+"""The answering side of newsbot: question → language → retrieve → prompt → generate → cite → reply."""

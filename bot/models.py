@@ -1,0 +1,88 @@
+"""Data that crosses module boundaries on the answering side: passages, sources, answers, turns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from index.models import ArticleInfo, IndexStats, ReindexReport
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's metadata and its fused relevance."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    language: str
+    score: float
+    similarity: float = 0.0
+    start: int = 0
+    end: int = 0
+    url: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One numbered source of an answer: one number per article."""
+
+    marker: int
+    article_id: str
+    title: str
+    url: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply: text with ``[n]`` markers, the sources those markers point at, and how it was made."""
+
+    text: str
+    language: str
+    sources: tuple[Source, ...]
+    refused: bool
+    mode: str
+    retrieved: tuple[str, ...] = ()
+    question: str = ""
+    note: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and the answer given to it, kept as conversation history."""
+
+    question: str
+    answer: str
+    language: str = "en"
+
+
+TokenSink = Callable[[str], None]
+
+
+class Backend(Protocol):
+    """What the front ends (CLI, Telegram) need from newsbot; ``bot.service.Newsbot`` implements it."""
+
+    def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:
+        """Answer ``question`` in its language, given the chat's recent turns; stream text to ``on_token``."""
+        ...
+
+    def stats(self) -> IndexStats:
+        """Counts, languages and dates of the index."""
+        ...
+
+    def articles(self) -> Sequence[ArticleInfo]:
+        """Every indexed article."""
+        ...
+
+    def reindex(self) -> ReindexReport:
+        """Bring the index in step with the corpus folder (incremental)."""
+        ...
+
+    def add_article(self, filename: str, data: bytes) -> ReindexReport:
+        """Save an uploaded article into the corpus and index it; raises NewsbotError on bad input."""
+        ...

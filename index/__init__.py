@@ -1,0 +1,1 @@
+"""The indexing side of newsbot: corpus → load → clean → chunk → embed → Chroma."""

