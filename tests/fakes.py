@@ -1,0 +1,44 @@
+"""Fakes for our own seams: a small deterministic embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """Bag of hashed 4-letter word stems: deterministic, instant, and lexically meaningful."""
+
+    def __init__(self, dim: int = 64, name: str = "test/hash") -> None:
+        self._dim = dim
+        self._name = name
+        self.calls = 0
+        self.texts_embedded = 0
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self._dim
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word[:4].encode(), digest_size=4).digest()
+            vec[int.from_bytes(digest, "little") % self._dim] += 1.0
+        norm = math.sqrt(sum(x * x for x in vec)) or 1.0
+        return [x / norm for x in vec]
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
