@@ -46,3 +46,7 @@ class LLMBadResponse(NewsbotError):
 
 class ArticleNotFound(NewsbotError):
     """`newsbot show ID` named an article that is not in the corpus."""
+
+
+class LocalModelError(NewsbotError):
+    """The bundled model cannot be assembled (a part missing or corrupt, disk full); names the fix."""

@@ -1,0 +1,394 @@
+"""Check-citations step: split an answer into sentences, find its ``[n]`` markers, and judge it.
+
+The promise checked here: every statement carries a marker that points at one
+of the answer's numbered sources, and the answer is in the asker's language.
+Markers that point nowhere are removed; uncited sentences and a wrong language
+are reported so the caller can retry or fall back to quoting the articles.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from bot.models import Source
+from index.language import detect_language
+
+if TYPE_CHECKING:
+    from bot.prompts import Prompts
+
+logger = logging.getLogger(__name__)
+
+_GROUP = r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]"
+_MARKER_GROUP = re.compile(_GROUP)
+_MARKER_RUN = re.compile(rf"[ \t]*{_GROUP}(?:[ \t]*{_GROUP})*")
+_NUMBER = re.compile(r"\d+")
+# A sentence ends at a run of terminators, then closing quotes/brackets, then any markers that belong to it.
+_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:[ \t]*{_GROUP})*")
+_TOKEN_BEFORE = re.compile(r"[\w\-.]+$")
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"[^\"\n]*\"")
+_URL = re.compile(r"https?://\S+")
+_OPENERS = "\"'«“„‘([¿¡"
+
+# Abbreviations after which a period does not end a sentence (lower case, without the final period).
+_ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof st mt jr sr vs no nr gen col lt sgt capt rep sen gov pres approx dept est fig
+    e.g i.e a.m p.m u.s u.k
+    им ул пр просп пер д кв проф акад ген полк тыс млн млрд руб долл см ст стр рис напр англ нем франц
+    т.е т.к т.о ок прим ред гл обл р-н
+    вул пл тис грн див зокр мін
+    бул гр хил лв т.нар д-р г-н г-жа ген-майор
+    bzw z.b d.h u.a vgl ca hr fr str mio mrd nr bspw evtl
+    mme mlle env av bd cf
+    sra sres dña ud uds
+    sig dott ecc
+    np tzw ul mln mld tys godz ok
+    """.split()
+)
+# Abbreviations that often end a sentence: a following capital letter starts a new one.
+_FINAL_ABBREVIATIONS = frozenset("etc т.д т.п т.н др usw".split())
+# Year abbreviations: "2023 г. В…" ends a sentence, "г. Москва" does not.
+_YEAR_ABBREVIATIONS = frozenset("г гг р рр".split())
+_GERMAN_MONTHS = frozenset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember".split()
+)
+_CYRILLIC_LANGUAGES = frozenset("ru uk bg be sr mk kk ky tg mn".split())
+_LATIN_LANGUAGES = frozenset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr".split())
+_MIN_WORDS_FOR_LANGUAGE = 4
+_MIN_WORDS_WITHOUT_FUNCTION_WORDS = 8
+# Frequent function words of the Latin-script languages: lingua alone misreads short, name-heavy
+# answers ("Kim visited. Putin spoke.") as Turkish or Dutch; these words confirm or overrule it.
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the a an of to in on and is are was were he she it they his her their that with for by at".split()),
+    "de": frozenset("der die das den dem des ein eine und ist sind war wurde er sie es mit für von zu im auf".split()),
+    "fr": frozenset("le la les un une des du de et est sont était il elle ils dans sur avec pour par au aux".split()),
+    "es": frozenset("el la los las un una y es son fue era en con por para del al se que su".split()),
+    "it": frozenset("il lo la gli le un una e è sono era di da in con per del della che si".split()),
+    "pl": frozenset("i w z na do się jest są był była że to nie od po przez jego jej".split()),
+}
+_MAX_HEADING_WORDS = 30
+
+
+def markers(text: str) -> list[int]:
+    """Every ``[n]`` marker number in order of appearance (``[1][2]``, ``[1, 2]`` and ``[1,2]`` alike)."""
+    return [int(n) for group in _MARKER_GROUP.findall(text) for n in _NUMBER.findall(group)]
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers."""
+    return _MARKER_RUN.sub("", text)
+
+
+def _is_lower(char: str) -> bool:
+    return char.isalpha() and char.islower()
+
+
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char.isdigit() or char in _OPENERS
+
+
+def _line_units(text: str) -> list[tuple[int, int]]:
+    """Spans of lines, joining a line that merely continues the previous one (wrapped text, a lone marker)."""
+    units: list[tuple[int, int]] = []
+    pos = 0
+    after_blank = True
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        stripped = line.strip()
+        if not stripped:
+            after_blank = True
+            continue
+        if units and not after_blank:
+            previous = text[units[-1][0] : units[-1][1]].rstrip()
+            only_markers = not strip_markers(stripped).strip(" .")
+            continues = _is_lower(stripped[0]) and previous[-1] not in ".!?…:]"
+            if only_markers or continues:
+                units[-1] = (units[-1][0], end)
+                continue
+        units.append((start, end))
+        after_blank = False
+    return units
+
+
+def _is_boundary(text: str, unit_start: int, match: re.Match[str], unit_end: int) -> bool:
+    """Whether the terminator ``match`` ends a sentence, given what precedes and follows it."""
+    rest = text[match.end() : unit_end]
+    if not rest.strip():
+        return True
+    if not rest[0].isspace():
+        return False  # "3.5", "e.g.x", "plant.[1]The": no space, no break
+    following = rest.lstrip()
+    if not _starts_sentence(following[0]):
+        return False
+    if match.group() != ".":
+        return True
+    before = text[unit_start : match.start()]
+    token_match = _TOKEN_BEFORE.search(before)
+    if token_match is None:
+        return True
+    token = token_match.group().strip(".-").lower()
+    if not token or token in _FINAL_ABBREVIATIONS:
+        return True
+    if token in _YEAR_ABBREVIATIONS:
+        return not re.search(r"\d\s*$", before[: token_match.start()])
+    if len(token) == 1 and token.isalpha():
+        return False  # an initial: "В. Путин", "J. Smith"
+    if token in _ABBREVIATIONS:
+        return False
+    if "." in token and all(len(part) <= 3 for part in token.split(".")) and token.replace(".", "").isalpha():
+        return False  # "z.B", "U.S", "т.е"
+    if token.isdigit():
+        if not before[: token_match.start()].strip(" \t-•*"):
+            return False  # list numbering at the start of a line: "1. …"
+        next_word = _WORD.match(following)
+        if len(token) <= 2 and next_word is not None and next_word.group().lower() in _GERMAN_MONTHS:
+            return False  # German ordinal date: "am 13. September"
+    return True
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence in ``text``; a marker after the final period stays with its sentence."""
+    spans: list[tuple[int, int]] = []
+    for unit_start, unit_end in _line_units(text):
+        start = unit_start
+        for match in _END.finditer(text, unit_start, unit_end):
+            if _is_boundary(text, unit_start, match, unit_end):
+                spans.append((start, match.end()))
+                start = match.end()
+        spans.append((start, unit_end))
+    trimmed: list[tuple[int, int]] = []
+    for start, end in spans:
+        piece = text[start:end]
+        if piece.strip():
+            left = len(piece) - len(piece.lstrip())
+            trimmed.append((start + left, start + len(piece.rstrip())))
+    return trimmed
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` (Latin or Cyrillic), each exactly as it stands in the text."""
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def _has_letters(text: str) -> bool:
+    return any(char.isalpha() for char in text)
+
+
+def _normalized(text: str) -> str:
+    """Lower-case words only: for comparing a sentence with a fixed phrase."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFC", strip_markers(text)).casefold()))
+
+
+def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]]:
+    """Map each marker number through ``mapping`` (dropping unmapped ones); return the text and the dropped."""
+    dropped: list[int] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        kept: list[int] = []
+        for number in (int(n) for n in _NUMBER.findall(match.group())):
+            if number in mapping:
+                if mapping[number] not in kept:
+                    kept.append(mapping[number])
+            else:
+                dropped.append(number)
+        if not kept:
+            return ""
+        lead = " " if match.group()[0] in " \t" else ""
+        return lead + "".join(f"[{n}]" for n in sorted(kept))
+
+    return _MARKER_RUN.sub(substitute, text), dropped
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"(?<=\S)[ \t]{2,}", " ", text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _heading_spans(text: str) -> list[tuple[int, int]]:
+    """Lines that only frame what follows (they end with ':' and carry no marker): they need no citation."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        stripped = line.strip()
+        if (
+            stripped.endswith(":")
+            and not _MARKER_GROUP.search(stripped)
+            and len(_WORD.findall(stripped)) <= _MAX_HEADING_WORDS
+        ):
+            spans.append((start, end))
+    return spans
+
+
+def _script_share(text: str) -> tuple[float, float]:
+    """Shares of Cyrillic and Latin among the letters of ``text``."""
+    cyrillic = latin = 0
+    for char in text:
+        if not char.isalpha():
+            continue
+        name = unicodedata.name(char, "")
+        if name.startswith("CYRILLIC"):
+            cyrillic += 1
+        elif name.startswith("LATIN"):
+            latin += 1
+    letters = sum(1 for char in text if char.isalpha()) or 1
+    return cyrillic / letters, latin / letters
+
+
+def answer_language(text: str, expected: str) -> str | None:
+    """The language ``text`` is confidently in, judged without markers, quotations, links or foreign names.
+
+    ``None`` when there is too little text to say; ``expected`` when unsure.
+    """
+    body = _URL.sub(" ", strip_markers(text))
+    for _ in range(3):  # nested quotations, innermost first
+        body = _QUOTED.sub(" ", body)
+    words = _WORD.findall(body)
+    if len(words) < _MIN_WORDS_FOR_LANGUAGE:
+        return None
+    cyrillic, latin = _script_share(" ".join(words))
+    if expected in _CYRILLIC_LANGUAGES and latin > 0.7 or expected in _LATIN_LANGUAGES and cyrillic > 0.7:
+        return detect_language(" ".join(words), default="?")
+    # Names in the other script ("Kim Jong Un" in a Russian answer) say nothing about the language.
+    if expected in _CYRILLIC_LANGUAGES:
+        words = [word for word in words if _script_share(word)[0] > 0.5]
+    elif expected in _LATIN_LANGUAGES:
+        words = [word for word in words if _script_share(word)[1] > 0.5]
+    if len(words) < _MIN_WORDS_FOR_LANGUAGE:
+        return None
+    detected = detect_language(" ".join(words), default=expected)
+    if detected == expected or expected not in _FUNCTION_WORDS:
+        return detected
+    lowered = [word.lower() for word in words]
+    expected_hits = sum(1 for word in lowered if word in _FUNCTION_WORDS[expected])
+    detected_hits = sum(1 for word in lowered if word in _FUNCTION_WORDS.get(detected, frozenset()))
+    if detected_hits > expected_hits or (expected_hits == 0 and len(words) >= _MIN_WORDS_WITHOUT_FUNCTION_WORDS):
+        return detected
+    return expected
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """What ``check_answer`` found: the repaired text and what is still wrong with it."""
+
+    text: str
+    language: str
+    dangling: tuple[int, ...] = ()
+    uncited: tuple[str, ...] = ()
+    wrong_language: bool = False
+    detected_language: str | None = None
+    empty: bool = False
+    not_covered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Nothing left to fix: dangling markers are already gone from ``text``."""
+        return not (self.empty or self.uncited or self.wrong_language)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What was wrong, in English, for the stricter retry prompt."""
+        found: list[str] = []
+        if self.empty:
+            found.append("The answer was empty.")
+        if self.dangling:
+            numbers = ", ".join(f"[{n}]" for n in self.dangling)
+            found.append(f"It cited {numbers}, which is not an article in the evidence.")
+        for sentence in self.uncited[:3]:
+            found.append(f"This sentence has no article number: {strip_markers(sentence).strip()}")
+        if self.wrong_language:
+            found.append(f"It was not written in the requested language ({self.language}).")
+        return tuple(found)
+
+
+def check_answer(
+    text: str, n_sources: int, language: str, *, not_covered: Iterable[str] = ()
+) -> CitationCheck:
+    """Remove markers that point at no source, then report uncited sentences, wrong language, emptiness.
+
+    Sentences equal to one of the ``not_covered`` phrases, lines ending with ':'
+    (headings such as "Here is what the articles say:") and pieces without
+    letters need no marker.
+    """
+    fixed, dangling = _rewrite_markers(text, {n: n for n in range(1, n_sources + 1)})
+    fixed = _tidy(fixed)
+    if not _has_letters(strip_markers(fixed)):
+        return CitationCheck(text=fixed, language=language, dangling=tuple(dangling), empty=True)
+
+    exempt = {_normalized(phrase) for phrase in not_covered}
+    headings = _heading_spans(fixed)
+    uncited: list[str] = []
+    statements = refusals = 0
+    for start, end in sentence_spans(fixed):
+        sentence = fixed[start:end]
+        if not _has_letters(strip_markers(sentence)):
+            continue
+        if any(h_start <= start and end <= h_end for h_start, h_end in headings):
+            continue
+        statements += 1
+        if _normalized(sentence) in exempt:
+            refusals += 1
+        elif not _MARKER_GROUP.search(sentence):
+            uncited.append(sentence)
+
+    detected = answer_language(fixed, language)
+    wrong = detected is not None and detected != language
+    if dangling or uncited or wrong:
+        logger.info(
+            "answer check: dangling=%s uncited=%d wrong_language=%s (%s)",
+            dangling,
+            len(uncited),
+            wrong,
+            detected,
+        )
+    return CitationCheck(
+        text=fixed,
+        language=language,
+        dangling=tuple(dangling),
+        uncited=tuple(uncited),
+        wrong_language=wrong,
+        detected_language=detected,
+        not_covered=statements > 0 and refusals == statements,
+    )
+
+
+def renumber(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Source, ...]]:
+    """Keep only the sources the text cites, numbered 1..k by first appearance; rewrite its markers to match."""
+    by_marker = {source.marker: source for source in sources}
+    new_number: dict[int, int] = {}
+    by_article: dict[str, int] = {}
+    kept: list[Source] = []
+    for number in markers(text):
+        source = by_marker.get(number)
+        if source is None or number in new_number:
+            continue
+        if source.article_id in by_article:  # two numbers for one article become one
+            new_number[number] = by_article[source.article_id]
+            continue
+        new_number[number] = by_article[source.article_id] = len(kept) + 1
+        kept.append(replace(source, marker=len(kept) + 1))
+    rewritten, _ = _rewrite_markers(text, new_number)
+    return _tidy(rewritten), tuple(kept)
+
+
+def format_sources(sources: Sequence[Source], lang: str, prompts: Prompts) -> str:
+    """The plain-text list of sources: a header, then ``[n] Title — url-or-id, date`` per line."""
+    if not sources:
+        return ""
+    lines = [f"{prompts.phrase('sources', lang)}:"]
+    for source in sorted(sources, key=lambda s: s.marker):
+        line = f"[{source.marker}] {' '.join(source.title.split())} — {source.url or source.article_id}"
+        if source.date:
+            line += f", {source.date}"
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,308 @@
+"""The command line: `newsbot reindex | stats | show | ask | chat | eval | telegram`.
+
+Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
+setting) into one clear line on standard error with a non-zero exit, and
+keeps standard output for results (`--json` output is nothing but JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from bot.config import Settings
+from bot.models import Answer, Turn
+from index.errors import ArticleNotFound, NewsbotError
+
+app = typer.Typer(
+    help="newsbot: ask a corpus of news articles in any language; every statement cites its source.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+logger = logging.getLogger(__name__)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "NEWSBOT_" + "__".join(str(p).upper() for p in first["loc"])
+        raise NewsbotError(f"bad setting {where}: {first['msg']}") from exc
+    for section, values in overrides.items():
+        if values:
+            current = getattr(settings, section)
+            try:
+                setattr(settings, section, type(current).model_validate({**dict(current), **values}))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise NewsbotError(f"bad option --{first['loc'][0]}: {first['msg']}") from exc
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One clear line and exit code 1 for anything newsbot can explain; 130 for Ctrl-C."""
+    try:
+        yield
+    except NewsbotError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _progress_factory() -> Callable[[int, int], None]:
+    """A rich progress bar fed by the indexer's (done, total) callback."""
+    bar = Progress(
+        TextColumn("embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    task: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            if total == 0:
+                return
+            bar.start()
+            task.append(bar.add_task("embed", total=total))
+        bar.update(task[0], completed=done, total=total)
+        if done >= total:
+            bar.stop()
+
+    return update
+
+
+def _newsbot(settings: Settings) -> Any:
+    from bot.service import Newsbot
+
+    return Newsbot(settings, progress=_progress_factory)
+
+
+def _print_skipped(report: Any) -> None:
+    for skipped in report.skipped:
+        err.print(f"[yellow]warning:[/yellow] {skipped}", markup=True)
+
+
+@app.command()
+def reindex(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
+) -> None:
+    """Bring the index in step with the corpus folder: embed new or changed articles, drop removed ones."""
+    with _errors():
+        settings = _settings()
+        from bot.service import Newsbot
+
+        bot = Newsbot(settings, progress=_progress_factory)
+        report = bot.reindex(rebuild=rebuild)
+        _print_skipped(report)
+        out.print(report.summary())
+
+
+@app.command()
+def stats() -> None:
+    """Articles, chunks, languages, embedding model, store location and size."""
+    with _errors():
+        info = _newsbot(_settings()).stats()
+        size = f"{info.size_bytes / 1e6:.1f} MB" if info.size_bytes is not None else "n/a (server)"
+        languages = ", ".join(f"{lang} {count}" for lang, count in info.languages.items()) or "-"
+        dates = f"{info.date_min} … {info.date_max}" if info.date_min else "unknown"
+        out.print(f"articles:        {info.articles}")
+        out.print(f"chunks:          {info.chunks}")
+        out.print(f"languages:       {languages}")
+        out.print(f"dates:           {dates}")
+        out.print(f"embedding model: {info.embedding_model} ({info.embedding_dim}-d)")
+        out.print(f"store:           {info.location}")
+        out.print(f"size:            {size}")
+
+
+@app.command()
+def show(article_id: Annotated[str, typer.Argument(help="Article id: its path under the corpus folder, no extension.")]) -> None:
+    """Print an article as indexed: metadata, what cleaning removed, cleaned text with chunk boundaries."""
+    with _errors():
+        from index.articles import load_corpus
+        from index.chunking import chunk_article
+        from index.ingest import chunking_salt
+
+        settings = _settings()
+        articles, skipped = load_corpus(
+            settings.index.corpus_dir, max_file_bytes=settings.index.max_file_bytes, salt=chunking_salt(settings.index)
+        )
+        article = next((a for a in articles if a.id == article_id), None)
+        if article is None:
+            reason = next((s.reason for s in skipped if s.path.with_suffix("").name == Path(article_id).name), None)
+            raise ArticleNotFound(
+                f"no article {article_id!r} in {settings.index.corpus_dir}" + (f": {reason}" if reason else "")
+            )
+        out.print(f"[bold]{article.title}[/bold]", markup=True)
+        for key in ("id", "path", "language", "date", "url", "source", "encoding", "fingerprint"):
+            out.print(f"{key + ':':13}{getattr(article, key) or '-'}")
+        if article.removed:
+            out.print("\n[bold]removed before chunking[/bold]", markup=True)
+            for removal in article.removed:
+                snippet = " ".join(removal.text.split())
+                out.print(f"  - {removal.reason}: {snippet[:100]}{'…' if len(snippet) > 100 else ''}")
+        chunks = chunk_article(
+            article, chunk_size=settings.index.chunk_size, chunk_overlap=settings.index.chunk_overlap
+        )
+        out.print(f"\n[bold]{len(chunks)} chunks[/bold]", markup=True)
+        for chunk in chunks:
+            out.print(f"\n[cyan]── chunk {chunk.position} · chars {chunk.start}–{chunk.end} ──[/cyan]", markup=True)
+            out.print(Text(chunk.text))
+
+
+def _render(answer: Answer, bot: Any) -> str:
+    from bot.citations import format_sources
+
+    sources = format_sources(answer.sources, answer.language, bot.prompts)
+    return answer.text + (f"\n\n{sources}" if sources else "")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any language.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer object of shared/eval/README.md.")] = False,
+    provider: Annotated[
+        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
+    ] = None,
+) -> None:
+    """Answer one question with cited sources."""
+    from bot.evaluation import answer_record
+
+    with _errors():
+        settings = _settings(llm={"provider": provider} if provider else None)
+        with _newsbot(settings) as bot:
+            result = bot.answer(question, [])
+        if as_json:
+            print(json.dumps(answer_record("ask", question, result), ensure_ascii=False))
+        else:
+            out.print(Text(_render(result, bot)))
+
+
+@app.command()
+def chat(
+    provider: Annotated[
+        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
+    ] = None,
+) -> None:
+    """An interactive session with history and streamed answers; /reset, /sources, /quit."""
+    from bot.conversation import History
+
+    with _errors():
+        settings = _settings(llm={"provider": provider} if provider else None)
+        with _newsbot(settings) as bot:
+            history = History(settings.chat.history_turns)
+            last: Answer | None = None
+            err.print("Ask about the articles. Commands: /reset, /sources, /quit")
+            while True:
+                try:
+                    line = input("› ").strip()
+                except EOFError:
+                    break
+                if not line:
+                    continue
+                if line in ("/quit", "/exit"):
+                    break
+                if line == "/reset":
+                    history.clear()
+                    err.print("history cleared")
+                    continue
+                if line == "/sources":
+                    for info in bot.articles():
+                        out.print(Text(f"{info.id}  [{info.language}] {info.title}" + (f" ({info.date})" if info.date else "")))
+                    continue
+                last = _stream_answer(bot, line, history.turns)
+                history.add(Turn(line, last.text, last.language))
+
+
+def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer:
+    """Show the released (cited) text live, then replace it with the final answer and sources."""
+    shown: list[str] = []
+    with Live(Text("…"), console=out, refresh_per_second=8, transient=True) as live:
+
+        def on_token(delta: str) -> None:
+            shown.append(delta)
+            live.update(Text("".join(shown)))
+
+        result: Answer = bot.answer(question, history, on_token=on_token)
+    out.print(Text(_render(result, bot)))
+    out.print()
+    return result
+
+
+@app.command(name="eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="A questions file (JSON lines, see shared/eval/README.md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question on stdout.")] = False,
+    provider: Annotated[
+        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
+    ] = None,
+) -> None:
+    """Run a questions file; the summary (hit@k, MRR, citations, language, refusals, facts, latency) goes to stderr."""
+    from bot.evaluation import format_summary, load_questions, run_eval
+
+    with _errors():
+        settings = _settings(llm={"provider": provider} if provider else None)
+        questions = load_questions(file)
+        with _newsbot(settings) as bot:
+            bot.store  # build the index first, outside the timings
+
+            def on_result(record: dict[str, Any]) -> None:
+                if as_json:
+                    print(json.dumps(record, ensure_ascii=False), flush=True)
+                err.print(f"{record['id']}: {record['mode']} {record['latency_ms']:.0f} ms", style="dim")
+
+            summary = run_eval(questions, bot, on_result=on_result, history_turns=settings.chat.history_turns)
+        for line in format_summary(summary):
+            err.print(line)
+
+
+@app.command()
+def telegram(
+    webhook_url: Annotated[
+        str | None, typer.Option("--webhook-url", help="Public HTTPS URL: run in webhook mode instead of polling.")
+    ] = None,
+) -> None:
+    """Run the Telegram bot (long polling by default)."""
+    with _errors():
+        from bot.telegram_app import run_bot
+
+        settings = _settings()
+        with _newsbot(settings) as bot:
+            bot.store  # build the index before taking messages
+            run_bot(settings, bot, webhook_url=webhook_url)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # `newsbot eval --json | head`
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()

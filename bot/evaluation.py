@@ -1,0 +1,193 @@
+"""`newsbot eval`: run a questions file through the pipeline and score retrieval, citations and answers.
+
+The file format and the per-question JSON are the contract in
+``shared/eval/README.md``: every turn but the last is asked first in one
+session; the last is the one scored.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.citations import answer_language, markers, split_sentences, strip_markers
+from bot.models import Answer, Backend, Turn
+from index.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of a questions file."""
+
+    id: str
+    lang: str
+    turns: tuple[str, ...]
+    articles: tuple[str, ...]
+    facts: tuple[tuple[str, ...], ...]
+    answerable: bool
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Parse a questions file; a malformed line is an error naming the file and line."""
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the questions file {path}: {exc.strerror}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            turns = tuple(str(t) for t in raw["turns"])
+            if not turns:
+                raise ValueError("no turns")
+            questions.append(
+                Question(
+                    id=str(raw.get("id", number)),
+                    lang=str(raw.get("lang", "")),
+                    turns=turns,
+                    articles=tuple(raw.get("articles", ())),
+                    facts=tuple(tuple(f) for f in raw.get("facts", ())),
+                    answerable=bool(raw.get("answerable", True)),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{number}: not a valid question line ({exc})") from exc
+    return questions
+
+
+def answer_record(question_id: str, question: str, result: Answer) -> dict[str, Any]:
+    """The JSON object of one answered question (also what `newsbot ask --json` prints)."""
+    by_marker = {s.marker: s for s in result.sources}
+    used = sorted(set(markers(result.text)))
+    return {
+        "id": question_id,
+        "question": question,
+        "answer": result.text,
+        "language": result.language,
+        "refused": result.refused,
+        "citations": [
+            {"marker": m, "article_id": by_marker[m].article_id, "title": by_marker[m].title}
+            for m in used
+            if m in by_marker
+        ],
+        "retrieved": list(result.retrieved),
+        "mode": result.mode,
+        "latency_ms": round(result.latency_ms, 1),
+    }
+
+
+@dataclass
+class Scores:
+    """Running totals of every metric in the summary."""
+
+    ranks: list[int | None] = field(default_factory=list)
+    sentences: int = 0
+    cited_sentences: int = 0
+    cited_articles: int = 0
+    cited_gold: int = 0
+    dangling: int = 0
+    language_checked: int = 0
+    language_ok: int = 0
+    refusals_right: int = 0
+    questions: int = 0
+    facts: int = 0
+    facts_found: int = 0
+    latencies: list[float] = field(default_factory=list)
+    modes: dict[str, int] = field(default_factory=dict)
+    by_language: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, question: Question, result: Answer) -> None:
+        self.questions += 1
+        self.latencies.append(result.latency_ms)
+        self.modes[result.mode] = self.modes.get(result.mode, 0) + 1
+        gold = set(question.articles)
+        if question.answerable:
+            rank = next((i for i, a in enumerate(result.retrieved) if a in gold), None)
+            self.ranks.append(rank)
+            for fact in question.facts:
+                self.facts += 1
+                lowered = result.text.lower()
+                self.facts_found += any(spelling.lower() in lowered for spelling in fact)
+        self.refusals_right += result.refused == (not question.answerable)
+        known = {s.marker for s in result.sources}
+        for marker in markers(result.text):
+            self.dangling += marker not in known
+        if not result.refused:
+            for sentence in split_sentences(result.text):
+                if not strip_markers(sentence).strip() or sentence.rstrip().endswith(":"):
+                    continue
+                self.sentences += 1
+                self.cited_sentences += bool(markers(sentence))
+            cited = {s.article_id for s in result.sources if s.marker in set(markers(result.text))}
+            self.cited_articles += len(cited)
+            self.cited_gold += len(cited & gold)
+        detected = answer_language(strip_markers(result.text), question.lang) or result.language
+        right_language = detected == question.lang
+        self.language_checked += 1
+        self.language_ok += right_language
+        per = self.by_language.setdefault(question.lang, [0, 0, 0])
+        per[0] += 1
+        per[1] += right_language
+        per[2] += result.note is not None
+
+    def summary(self) -> dict[str, Any]:
+        ranks = self.ranks
+
+        def share(part: int, whole: int) -> float | None:
+            return round(part / whole, 3) if whole else None
+
+        return {
+            "questions": self.questions,
+            "hit@1": share(sum(r == 0 for r in ranks), len(ranks)),
+            "hit@5": share(sum(r is not None and r < 5 for r in ranks), len(ranks)),
+            "mrr": round(sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks), 3) if ranks else None,
+            "cited_sentence_share": share(self.cited_sentences, self.sentences),
+            "cited_gold_share": share(self.cited_gold, self.cited_articles),
+            "markers_without_source": self.dangling,
+            "language_match": share(self.language_ok, self.language_checked),
+            "refusal_accuracy": share(self.refusals_right, self.questions),
+            "fact_recall": share(self.facts_found, self.facts),
+            "latency_p50_ms": round(statistics.median(self.latencies), 1) if self.latencies else None,
+            "modes": self.modes,
+            "per_language": {
+                lang: {"questions": n, "language_match": share(ok, n), "fallback_share": share(fb, n)}
+                for lang, (n, ok, fb) in sorted(self.by_language.items())
+            },
+        }
+
+
+def run_eval(
+    questions: Iterable[Question],
+    backend: Backend,
+    *,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    history_turns: int = 6,
+) -> dict[str, Any]:
+    """Ask every question (earlier turns first, in one session) and return the summary."""
+    scores = Scores()
+    for question in questions:
+        history: list[Turn] = []
+        result: Answer | None = None
+        for turn in question.turns:
+            result = backend.answer(turn, history[-history_turns:] if history_turns else [])
+            history.append(Turn(turn, result.text, result.language))
+        assert result is not None
+        scores.add(question, result)
+        if on_result is not None:
+            on_result(answer_record(question.id, question.turns[-1], result))
+    return scores.summary()
+
+
+def format_summary(summary: dict[str, Any]) -> Iterator[str]:
+    """The human-readable summary lines printed on standard error."""
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            yield f"{key}: {json.dumps(value, ensure_ascii=False)}"
+        else:
+            yield f"{key}: {value}"

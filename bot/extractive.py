@@ -1,0 +1,356 @@
+"""Prompt step's evidence, and the answerer without an LLM: pick the sentences that answer, quote them.
+
+``select_evidence`` turns ranked passages into the few sentences worth showing
+(to the model as its numbered evidence, or to the user verbatim);
+``extractive_answer`` is the whole answer when there is no model, and the
+fallback when the model is unreachable or its answer fails the citation check.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.citations import split_sentences
+from bot.models import Passage, Source
+from bot.prompts import Prompts
+from index.embeddings import Embedder
+from index.errors import NewsbotError
+
+logger = logging.getLogger(__name__)
+
+MAX_EMBEDDED = 10
+"""Sentences embedded per question: e5 costs ~50 ms a sentence on two cores."""
+
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_MIN_LETTERS = 12
+_MIN_WORDS = 3
+_DUPLICATE_OVERLAP = 0.8
+_PER_PASSAGE_EMBEDDED = 3
+
+# Function and question words of en/ru/uk/bg/de/fr/es/it/pl; they say nothing about which sentence answers.
+_STOPWORDS = frozenset(
+    """
+    a an the of to in on at by for from with about into over after before during and or but not no is are was
+    were be been being has have had do does did will would can could should may might must this that these
+    those it its he him his she her they them their we our you your i me my what which who whom whose when
+    where why how many much there here than then also just did does tell say said
+    и в во на с со к ко по о об от до за из у а но или не ни что кто как где когда куда откуда почему зачем
+    какой какая какое какие каких каким сколько ли же бы был была было были быть есть это этот эта эти тот
+    та те то его её ее их ему ей им ним нее неё него он она оно они мы вы я ты для при про под над через
+    после перед также уже
+    і й та з із зі до від про що хто як де коли куди чому навіщо який яка яке які скільки чи не ні був
+    була було були бути є це цей ця ці той його її їх йому їй ним неї нього він вона воно вони ми ви для
+    при під над після перед також вже на у в
+    и в във на с със към по за от до из у а но или не ни какво кой коя кое кои как къде кога защо колко
+    дали е са бе беше бяха бъде това този тази тези той тя то те го му ѝ ги им нея него ние вие аз ти
+    за при под над след преди също вече се си ли
+    der die das den dem des ein eine einen einem einer und oder aber nicht in im an am auf aus bei mit
+    nach von vor zu zum zur über unter um für ist sind war waren wird wurde wurden hat haben hatte was wer
+    wen wem wo wann wie warum welche welcher welches es er sie ihn ihm ihr sich auch
+    le la les un une des du de d l et ou mais ne pas en dans sur sous avec pour par au aux est sont était
+    été a ont avait que qui quoi où quand comment pourquoi quel quelle quels quelles il elle ils elles lui
+    leur se ce cet cette ces son sa ses aussi
+    el los las una unos unas y o pero no en con por para del al es son fue fueron ha han que quién
+    quiénes qué dónde cuándo cómo cuántos cuántas cuál cuáles lo le les su sus se también
+    il lo gli uno e o ma non di da in con su per del della dei delle è sono era erano ha hanno che
+    chi cosa dove quando come quanti quante quale perché si anche
+    w we z ze na do od o i a ale lub nie jest są był była było były co kto gdzie kiedy jak ile dlaczego
+    jaki jaka jakie się też już
+    """.split()
+)
+_WHO = frozenset("who whom кто кого кому кем хто кого кому кой коя кои кого wer wen wem qui quién quiénes chi kto".split())
+_WHERE = frozenset("where где куда откуда де куди звідки къде накъде wo wohin woher où dónde dove gdzie".split())
+_WHEN = frozenset("when когда коли кога wann quand cuándo quando kiedy".split())
+_HOW_MANY = frozenset("сколько скільки колко combien cuántos cuántas quanti quante ile".split())
+_MONTHS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|мая|май|июн|июл|авг|сен|окт|ноя|"
+    r"дек|січ|лют|бер|кві|тра|чер|лип|сер|вер|жов|лис|гру|яну|юни|юли|сеп|окт|ное|мär|mai|okt|dez|janv|févr|"
+    r"avr|juil|août|sept|déc|ene|abr|ago|dic|gen|mag|giu|lug|ott|sty|lut|kwi|cze|wrz|paź|lis|gru)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence chosen from a passage, quoted exactly as the article has it."""
+
+    sentence: str
+    article_id: str
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True)
+class EvidenceGroup:
+    """The evidence of one article, under the number it is cited by (a block of the ``answer`` prompt)."""
+
+    marker: int
+    article_id: str
+    title: str
+    date: str | None
+    sentences: tuple[str, ...]
+
+
+@dataclass
+class _Candidate:
+    sentence: str
+    passage: Passage
+    passage_rank: int
+    article_rank: int
+    position: int
+    prior: float
+    lexical: float = 0.0
+    semantic: float = 0.0
+    bonus: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return 0.25 * self.prior + 0.6 * self.lexical + 0.35 * self.semantic + 0.1 * self.bonus
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Whether two lower-case words are one word inflected: a common prefix covering the shorter, up to 5."""
+    if a == b:
+        return True
+    if a[0].isdigit() or b[0].isdigit():
+        return a.replace(",", ".") == b.replace(",", ".")
+    need = min(len(a), len(b), 5)
+    if need < 3:
+        return False
+    return a[:need] == b[:need]
+
+
+def _question_terms(question: str) -> dict[str, float]:
+    """Content words of the question with weights: names and numbers count more."""
+    terms: dict[str, float] = {}
+    for index, word in enumerate(_words(question)):
+        lower = word.lower()
+        if lower in _STOPWORDS and (index == 0 or word == lower):
+            continue
+        if len(lower) < 3 and not lower.isdigit():
+            continue
+        weight = 1.0
+        if lower[0].isdigit() or (index > 0 and word[0].isupper()):
+            weight = 1.5
+        terms[lower] = max(terms.get(lower, 0.0), weight)
+    return terms
+
+
+def _answer_kind(question: str) -> str | None:
+    lowered = [word.lower() for word in _words(question)]
+    joined = " ".join(lowered)
+    if any(word in _WHO for word in lowered):
+        return "who"
+    if any(word in _WHERE for word in lowered):
+        return "where"
+    if any(word in _HOW_MANY for word in lowered) or re.search(r"how (?:many|much)|wie viele?", joined):
+        return "number"
+    if any(word in _WHEN for word in lowered):
+        return "when"
+    return None
+
+
+def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> float:
+    """Whether the sentence has the kind of thing asked for: new names for who/where, digits for when/how many."""
+    if kind is None:
+        return 0.0
+    words = _words(sentence)
+    if kind in ("who", "where"):
+        names = [
+            w for i, w in enumerate(words) if i > 0 and w[0].isupper() and not any(
+                _same_word(w.lower(), t) for t in terms
+            )
+        ]
+        return min(len(names), 3) / 3
+    has_digits = any(w[0].isdigit() for w in words)
+    if kind == "number":
+        return 1.0 if has_digits else 0.0
+    return 1.0 if has_digits or _MONTHS.search(sentence) else 0.0
+
+
+def _is_fragment(sentence: str, first: bool) -> bool:
+    letters = sum(1 for char in sentence if char.isalpha())
+    if letters < _MIN_LETTERS or len(_words(sentence)) < _MIN_WORDS:
+        return True
+    # A chunk that starts mid-sentence (overlap) begins with a lower-case word.
+    return first and sentence[0].isalpha() and sentence[0].islower()
+
+
+def _fingerprint(sentence: str) -> tuple[str, frozenset[str]]:
+    words = [word.lower() for word in _words(sentence)]
+    return " ".join(words), frozenset(words)
+
+
+def _is_duplicate(key: tuple[str, frozenset[str]], seen: list[tuple[str, frozenset[str]]]) -> bool:
+    text, words = key
+    for other_text, other_words in seen:
+        if text in other_text or other_text in text:
+            return True
+        union = len(words | other_words) or 1
+        if len(words & other_words) / union >= _DUPLICATE_OVERLAP:
+            return True
+    return False
+
+
+def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
+    """Every usable sentence of the passages, near-duplicates dropped, each with its passage's prior."""
+    top_score = max((p.score for p in passages), default=0.0)
+    article_rank: dict[str, int] = {}
+    seen: list[tuple[str, frozenset[str]]] = []
+    found: list[_Candidate] = []
+    for rank, passage in enumerate(passages):
+        article_rank.setdefault(passage.article_id, len(article_rank))
+        relative = passage.score / top_score if top_score > 0 else 0.0
+        prior = 0.5 / (1 + rank) + 0.5 * max(relative, 0.0)
+        for position, sentence in enumerate(split_sentences(passage.text)):
+            if _is_fragment(sentence, first=position == 0):
+                continue
+            key = _fingerprint(sentence)
+            if _is_duplicate(key, seen):
+                continue
+            seen.append(key)
+            lead = 0.05 if position == 0 else 0.0  # news puts the gist first
+            found.append(
+                _Candidate(sentence, passage, rank, article_rank[passage.article_id], position, prior + lead)
+            )
+    return found
+
+
+def _score_lexical(question: str, candidates: list[_Candidate]) -> None:
+    terms = _question_terms(question)
+    if not terms or not candidates:
+        return
+    sentence_words = [{w.lower() for w in _words(c.sentence)} for c in candidates]
+    matches = {
+        term: {i for i, words in enumerate(sentence_words) if any(_same_word(term, w) for w in words)}
+        for term in terms
+    }
+    # Rarer terms tell sentences apart; a term in every sentence (the article's subject) tells little.
+    weights = {
+        term: terms[term] * math.log(1 + len(candidates) / (1 + len(hits))) for term, hits in matches.items()
+    }
+    total = sum(weights.values()) or 1.0
+    kind = _answer_kind(question)
+    for index, candidate in enumerate(candidates):
+        candidate.lexical = sum(weights[term] for term, hits in matches.items() if index in hits) / total
+        candidate.bonus = _kind_bonus(kind, candidate.sentence, terms)
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _score_semantic(candidates: list[_Candidate], query_vector: Sequence[float], embedder: Embedder) -> None:
+    """Cosine with the question for the few best candidates so far, spread to 0..1 among them."""
+    pool: list[_Candidate] = []
+    per_passage: dict[int, int] = {}
+    for candidate in sorted(candidates, key=lambda c: -c.score):
+        if per_passage.get(candidate.passage_rank, 0) >= _PER_PASSAGE_EMBEDDED:
+            continue
+        per_passage[candidate.passage_rank] = per_passage.get(candidate.passage_rank, 0) + 1
+        pool.append(candidate)
+        if len(pool) == MAX_EMBEDDED:
+            break
+    try:
+        vectors = embedder.embed_passages([c.sentence for c in pool])
+    except NewsbotError as exc:
+        logger.warning("sentence embedding failed, ranking evidence without it: %s", exc)
+        return
+    similarities = [_cosine(query_vector, vector) for vector in vectors]
+    low, high = min(similarities), max(similarities)
+    spread = max(high - low, 0.05)  # near-equal cosines are noise, not a ranking
+    for candidate, similarity in zip(pool, similarities, strict=True):
+        candidate.semantic = (similarity - low) / spread
+
+
+def select_evidence(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    limit: int,
+    query_vector: Sequence[float] | None = None,
+    embedder: Embedder | None = None,
+) -> list[Evidence]:
+    """The ``limit`` sentences that best answer ``question``, grouped by article in ranking order.
+
+    Passages come best-first. A sentence scores by its passage's rank and score,
+    its word overlap with the question (inflection-tolerant), and, given an
+    embedder and the question's vector, its cosine with the question (the only
+    signal when question and article are in different languages).
+    """
+    candidates = _candidates(passages)
+    if not candidates or limit <= 0:
+        return []
+    _score_lexical(question, candidates)
+    if embedder is not None and query_vector is not None:
+        _score_semantic(candidates, query_vector, embedder)
+
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    chosen = ranked[:limit]
+    if not any(c.passage_rank == 0 for c in chosen):
+        best_of_top = next((c for c in ranked if c.passage_rank == 0), None)
+        if best_of_top is not None:
+            chosen[-1] = best_of_top
+    chosen.sort(key=lambda c: (c.article_rank, c.passage.start, c.passage_rank, c.position))
+    return [Evidence(c.sentence, c.passage.article_id, c.passage, round(c.score, 4)) for c in chosen]
+
+
+def number_evidence(evidence: Sequence[Evidence]) -> tuple[tuple[EvidenceGroup, ...], tuple[Source, ...]]:
+    """One numbered group per article, in order of first appearance, and the matching sources."""
+    groups: dict[str, list[Evidence]] = {}
+    for item in evidence:
+        groups.setdefault(item.article_id, []).append(item)
+    blocks: list[EvidenceGroup] = []
+    sources: list[Source] = []
+    for marker, (article_id, items) in enumerate(groups.items(), start=1):
+        passage = items[0].passage
+        blocks.append(
+            EvidenceGroup(marker, article_id, passage.title, passage.date, tuple(i.sentence for i in items))
+        )
+        sources.append(Source(marker, article_id, passage.title, passage.url, passage.date))
+    return tuple(blocks), tuple(sources)
+
+
+def extractive_answer(
+    question: str,
+    language: str,
+    passages: Sequence[Passage],
+    prompts: Prompts,
+    *,
+    limit: int = 4,
+    evidence: Sequence[Evidence] | None = None,
+    note_key: str | None = None,
+    min_relative: float = 0.5,
+) -> tuple[str, tuple[Source, ...]]:
+    """The articles' own sentences, best first, quoted verbatim under a framing line in ``language``, each cited.
+
+    ``evidence`` reuses sentences already chosen (for the LLM prompt); ``note_key``
+    names a phrase (``fallback_note``, ``llm_unavailable_note``) put on the framing
+    line before the intro. Sentences scoring under ``min_relative`` of the best are left out.
+    """
+    chosen = list(evidence) if evidence is not None else select_evidence(question, passages, limit=limit)
+    chosen = sorted(chosen, key=lambda item: -item.score)[:limit]  # stable: ties keep their order
+    if chosen:
+        chosen = [item for item in chosen if item.score >= min_relative * chosen[0].score]
+    if not chosen:
+        return prompts.phrase("not_covered", language), ()
+
+    groups, sources = number_evidence(chosen)
+    marker_of = {group.article_id: group.marker for group in groups}
+    heading = prompts.phrase("extractive_intro", language)
+    if note_key is not None:
+        heading = f"{prompts.phrase(note_key, language)} {heading}"
+    quote_open, quote_close = prompts.phrase("quote_open", language), prompts.phrase("quote_close", language)
+    lines = [heading]
+    lines.extend(f"• {quote_open}{item.sentence}{quote_close} [{marker_of[item.article_id]}]" for item in chosen)
+    return "\n".join(lines), sources

@@ -1,0 +1,138 @@
+"""Prompt step: the LLM's templates and the answerer's fixed phrases, loaded from the ``prompts/`` folder.
+
+Templates are ``prompts/<name>.j2`` (Jinja2, ``StrictUndefined``: a missing
+variable is an error, never an empty string); a template may ``{% extends %}``
+another by its name. Phrases are ``prompts/phrases/<group>.<lang>.toml``; every
+group of one language is merged into one table, so a key may live in one group
+only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import jinja2
+
+from index.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "prompts"
+"""The repository's ``prompts/`` folder."""
+
+FALLBACK_LANGUAGE = "en"
+
+_MARKER_RUN = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_PHRASE_FILE = re.compile(r"^(?P<group>[a-z0-9_]+)\.(?P<lang>[a-z]{2,3})$")
+
+
+def _unmarked(text: object) -> str:
+    """Template filter: the text without its ``[n]`` citation markers (history fed back to the model)."""
+    return _MARKER_RUN.sub("", str(text)).strip()
+
+
+class PromptError(ValueError):
+    """A template was rendered without one of its variables, or with a name that does not exist."""
+
+
+class Prompts:
+    """Rendered templates and per-language phrases; built by ``load_prompts``."""
+
+    def __init__(
+        self,
+        templates: Mapping[str, str],
+        phrases: Mapping[str, Mapping[str, str]],
+        directory: Path | None = None,
+    ) -> None:
+        self.directory = directory
+        self._sources = dict(templates)
+        self._phrases = {lang: dict(table) for lang, table in phrases.items()}
+        self._env = jinja2.Environment(
+            loader=jinja2.DictLoader(self._sources),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._env.filters["unmarked"] = _unmarked
+
+    def template_names(self) -> set[str]:
+        """Names of every template (file names without ``.j2``)."""
+        return set(self._sources)
+
+    def render(self, name: str, **variables: object) -> str:
+        """The template ``name`` filled with ``variables``; raises PromptError if one it uses is missing."""
+        if name not in self._sources:
+            raise PromptError(f"no prompt template {name!r}; known: {', '.join(sorted(self._sources))}")
+        try:
+            text = self._env.get_template(name).render(**variables)
+        except jinja2.UndefinedError as exc:
+            raise PromptError(f"prompt template {name!r} needs a variable that was not given: {exc}") from exc
+        # Blank runs left by the template's layout are noise to the model.
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    def phrase(self, key: str, lang: str) -> str:
+        """The fixed text ``key`` in ``lang``, else in English; KeyError if English lacks it too."""
+        code = lang.strip().lower().replace("_", "-").split("-")[0]
+        table = self._phrases.get(code, {})
+        if key in table:
+            return table[key]
+        fallback = self._phrases.get(FALLBACK_LANGUAGE, {})
+        if key in fallback:
+            return fallback[key]
+        raise KeyError(f"no phrase {key!r} in prompts/phrases for {lang!r} or {FALLBACK_LANGUAGE!r}")
+
+    def phrases(self, lang: str) -> dict[str, str]:
+        """Every phrase of ``lang`` (English where it has none)."""
+        code = lang.strip().lower().replace("_", "-").split("-")[0]
+        return {**self._phrases.get(FALLBACK_LANGUAGE, {}), **self._phrases.get(code, {})}
+
+    def languages(self) -> set[str]:
+        """Languages that have at least one phrase file."""
+        return set(self._phrases)
+
+
+def _load_phrase_file(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read phrase file {path}: {exc}") from exc
+    table: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"phrase {key!r} in {path} must be a string, not {type(value).__name__}")
+        table[key] = value
+    return table
+
+
+def load_prompts(directory: Path | None = None) -> Prompts:
+    """Read every template and phrase file under ``directory`` (default: the repository's ``prompts/``)."""
+    folder = directory if directory is not None else DEFAULT_DIRECTORY
+    if not folder.is_dir():
+        raise ConfigError(f"prompt folder {folder} does not exist: it must hold the *.j2 templates and phrases/")
+    templates = {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))}
+    if not templates:
+        raise ConfigError(f"prompt folder {folder} has no *.j2 templates")
+
+    phrases: dict[str, dict[str, str]] = {}
+    origin: dict[tuple[str, str], Path] = {}
+    phrase_dir = folder / "phrases"
+    for path in sorted(phrase_dir.glob("*.toml")) if phrase_dir.is_dir() else []:
+        match = _PHRASE_FILE.match(path.stem)
+        if match is None:
+            raise ConfigError(f"phrase file {path} must be named <group>.<lang>.toml, e.g. answer.en.toml")
+        lang = match["lang"]
+        table = phrases.setdefault(lang, {})
+        for key, value in _load_phrase_file(path).items():
+            if (lang, key) in origin:
+                raise ConfigError(f"phrase {key!r} ({lang}) is defined twice: in {origin[lang, key]} and {path}")
+            origin[lang, key] = path
+            table[key] = value
+    logger.debug("loaded %d templates and phrases in %s from %s", len(templates), sorted(phrases), folder)
+    return Prompts(templates, phrases, folder)

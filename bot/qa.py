@@ -1,0 +1,252 @@
+"""The answering pipeline: question → language → retrieve → prompt → generate → check citations.
+
+``answer()`` takes its collaborators as arguments and knows nothing of
+Telegram, click or environment variables. With no generator it answers
+extractively; with one it asks the model, checks every sentence for a valid
+marker and the language, retries once with a stricter prompt, and falls back
+to the extractive answer (with a note) if the model still fails or can't be
+reached. Nothing relevant enough retrieved means "the articles don't cover
+this", without calling the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.citations import check_answer, renumber, sentence_spans, strip_markers
+from bot.conversation import rule_condense
+from bot.extractive import Evidence, extractive_answer, select_evidence
+from bot.models import Answer, Passage, Source, TokenSink, Turn
+from bot.prompts import Prompts
+from bot.retrieval import Retrieval, Retriever
+from index.errors import LLMBadResponse, LLMUnavailable
+from index.language import detect_language, language_name
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+_MARKER = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
+
+
+class Generator(Protocol):
+    """What the pipeline needs of a chat model (``bot.llm.ChatClient`` is one)."""
+
+    def complete(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> str: ...
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]: ...
+
+
+@dataclass
+class Pipeline:
+    """The collaborators of ``answer``, built once by the service and shared by every chat."""
+
+    retriever: Retriever
+    prompts: Prompts
+    generator: Generator | None = None
+    mode: str = "extractive"
+    evidence_sentences: int = 6
+    max_tokens: int | None = None
+    condense_with_llm: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def answer(
+    question: str,
+    history: Sequence[Turn],
+    pipeline: Pipeline,
+    *,
+    on_token: TokenSink | None = None,
+) -> Answer:
+    """Answer ``question`` in its own language, every statement cited, given the chat's recent turns."""
+    started = time.perf_counter()
+    language = detect_language(question, default=history[-1].language if history else "en")
+    standalone = _standalone(question, history, language, pipeline)
+    retrieval = pipeline.retriever.retrieve(standalone)
+    not_covered = pipeline.prompts.phrase("not_covered", language)
+
+    def done(text: str, sources: Sequence[Source], mode: str, *, refused: bool = False, note: str | None = None) -> Answer:
+        return Answer(
+            text=text,
+            language=language,
+            sources=tuple(sources),
+            refused=refused,
+            mode=mode,
+            retrieved=retrieval.articles,
+            question=standalone,
+            note=note,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    if not retrieval.relevant:
+        return done(not_covered, (), "refusal", refused=True)
+
+    evidence = select_evidence(
+        standalone,
+        retrieval.passages,
+        limit=pipeline.evidence_sentences,
+        query_vector=retrieval.query_vector or None,
+        embedder=pipeline.retriever.store.embedder,
+    )
+    if pipeline.generator is None:
+        text, sources = extractive_answer(standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence)
+        return done(text, sources, "extractive")
+
+    groups, sources = _evidence_groups(evidence)
+    note_key = "fallback_note"
+    try:
+        generated = _generate_checked(
+            pipeline, standalone, language, groups, sources, not_covered, on_token=on_token
+        )
+    except (LLMUnavailable, LLMBadResponse) as exc:
+        logger.warning("LLM failed, answering extractively: %s", exc)
+        generated = None
+        note_key = "llm_unavailable_note"
+    if generated is not None:
+        text, refused = generated
+        if refused:
+            return done(not_covered, (), pipeline.mode, refused=True)
+        text, cited = renumber(text, sources)
+        return done(text, cited, pipeline.mode)
+
+    text, cited = extractive_answer(
+        standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence, note_key=note_key
+    )
+    return done(text, cited, "extractive", note=pipeline.prompts.phrase(note_key, language))
+
+
+def _standalone(question: str, history: Sequence[Turn], language: str, pipeline: Pipeline) -> str:
+    """The question retrieval should see: a follow-up is rewritten to stand alone."""
+    if not history:
+        return question
+    rule_based = rule_condense(question, history)
+    if pipeline.generator is None or not pipeline.condense_with_llm or rule_based == question:
+        return rule_based
+    prompt = pipeline.prompts.render(
+        "condense", history=history, question=question, language=language_name(language)
+    )
+    try:
+        rewritten = pipeline.generator.complete([{"role": "user", "content": prompt}], max_tokens=60).strip()
+    except (LLMUnavailable, LLMBadResponse) as exc:
+        logger.warning("could not condense the follow-up with the LLM: %s", exc)
+        return rule_based
+    rewritten = rewritten.splitlines()[0].strip().strip('"«»') if rewritten else ""
+    # A rewrite that lost the question (empty, or another language) is worse than the rule.
+    if len(rewritten) < 5 or detect_language(rewritten, default=language) != language:
+        return rule_based
+    return rewritten
+
+
+def _evidence_groups(evidence: Sequence[Evidence]) -> tuple[list[dict[str, object]], list[Source]]:
+    """Evidence sentences grouped by article, numbered 1..k in order of first appearance."""
+    groups: dict[str, dict[str, object]] = {}
+    sources: list[Source] = []
+    for item in evidence:
+        passage: Passage = item.passage
+        group = groups.get(passage.article_id)
+        if group is None:
+            marker = len(groups) + 1
+            group = {"marker": marker, "title": passage.title, "date": passage.date, "sentences": []}
+            groups[passage.article_id] = group
+            sources.append(Source(marker, passage.article_id, passage.title, passage.url, passage.date))
+        sentences = group["sentences"]
+        assert isinstance(sentences, list)
+        sentences.append(item.sentence)
+    return list(groups.values()), sources
+
+
+def _messages(pipeline: Pipeline, template: str, **variables: object) -> list[Message]:
+    return [
+        {"role": "system", "content": pipeline.prompts.render("system")},
+        {"role": "user", "content": pipeline.prompts.render(template, **variables)},
+    ]
+
+
+def _generate_checked(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: list[dict[str, object]],
+    sources: list[Source],
+    not_covered: str,
+    *,
+    on_token: TokenSink | None,
+) -> tuple[str, bool] | None:
+    """The model's answer once it passes the checks (text, refused), or None after a failed retry."""
+    generator = pipeline.generator
+    assert generator is not None
+    variables: dict[str, object] = {
+        "groups": groups,
+        "question": question,
+        "language": language_name(language),
+        "not_covered": not_covered,
+    }
+    problems: tuple[str, ...] = ()
+    for attempt in range(2):
+        template = "answer" if attempt == 0 else "answer_strict"
+        messages = _messages(pipeline, template, **variables, problems=list(problems))
+        if attempt == 0 and on_token is not None:
+            releaser = _CitedReleaser(on_token, len(sources))
+            parts = []
+            for delta in generator.stream(messages, max_tokens=pipeline.max_tokens):
+                parts.append(delta)
+                releaser.feed(delta)
+            text = "".join(parts)
+        else:
+            text = generator.complete(messages, max_tokens=pipeline.max_tokens)
+        check = check_answer(text, len(sources), language, not_covered=[not_covered])
+        if check.not_covered:
+            return check.text, True
+        if check.ok:
+            return check.text, False
+        problems = check.problems
+        logger.info("answer attempt %d rejected: %s", attempt + 1, "; ".join(problems))
+    return None
+
+
+class _CitedReleaser:
+    """Streams only finished sentences that carry a valid marker; stops at the first that doesn't.
+
+    What is released is a preview: the final answer (renumbered, or replaced by
+    the extractive fallback) is what the front end shows last.
+    """
+
+    def __init__(self, sink: TokenSink, n_sources: int) -> None:
+        self._sink = sink
+        self._n = n_sources
+        self._buffer = ""
+        self._released = 0
+        self._stopped = False
+
+    def feed(self, delta: str) -> None:
+        if self._stopped:
+            return
+        self._buffer += delta
+        spans = sentence_spans(self._buffer)
+        # The last span may still be growing; release only the ones before it.
+        for start, end in spans[:-1]:
+            if end <= self._released:
+                continue
+            sentence = self._buffer[start:end]
+            numbers = [int(n) for m in _MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
+            if not strip_markers(sentence).strip():
+                continue
+            if not numbers or any(n < 1 or n > self._n for n in numbers):
+                self._stopped = True
+                return
+            self._sink(self._buffer[self._released : end])
+            self._released = end
+
+
+def retrieval_only(question: str, retriever: Retriever) -> Retrieval:
+    """Retrieval alone (for benchmarks and `--json` diagnostics)."""
+    return retriever.retrieve(question)

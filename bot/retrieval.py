@@ -1,0 +1,125 @@
+"""The retrieve step: dense (the index's embeddings) fused with BM25, grouped into articles.
+
+Dense search finds passages across languages (an English question over
+Bulgarian text); BM25 finds names and numbers exactly ("Жорник", "Су-57",
+"2019"). The two rankings are fused with reciprocal-rank fusion, and an
+article's rank is that of its best chunk, so several chunks of one article
+count as one source.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.config import RetrievalSettings
+from bot.models import Passage
+from index.embeddings import Vector
+from index.keyword import KeywordIndex
+from index.store import Hit, Store
+
+logger = logging.getLogger(__name__)
+
+_RRF_K = 60
+_KEYWORD_WEIGHT = 0.8
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval found for one question."""
+
+    passages: tuple[Passage, ...]
+    """Best chunks, best first, from the top articles only."""
+    articles: tuple[str, ...]
+    """Article ids in rank order, without repeats, before any cut to what was cited."""
+    best_similarity: float
+    """Cosine similarity of the best dense hit (the relevance signal)."""
+    query_vector: Vector = field(default_factory=list)
+
+    @property
+    def relevant(self) -> bool:
+        return bool(self.passages)
+
+
+class Retriever:
+    """Hybrid retrieval over one ``Store``; keeps its BM25 index in step with the store's generation."""
+
+    def __init__(self, store: Store, settings: RetrievalSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._keyword = KeywordIndex([], [])
+        self._chunks: dict[str, tuple[str, dict[str, object]]] = {}
+
+    def _refresh(self) -> None:
+        generation = self.store.generation
+        with self._lock:
+            if generation == self._generation:
+                return
+            chunks = {cid: (text, meta) for cid, text, meta in self.store.iter_chunks()}
+            self._keyword = KeywordIndex(list(chunks), [text for text, _ in chunks.values()])
+            self._chunks = chunks
+            self._generation = generation
+            logger.info("keyword index rebuilt: %d chunks (generation %d)", len(chunks), generation)
+
+    def retrieve(self, question: str) -> Retrieval:
+        """Rank articles and passages for ``question``; empty passages when nothing is relevant enough."""
+        self._refresh()
+        vector = self.store.embedder.embed_queries([question])[0]
+        dense = self.store.query(vector, self.settings.candidates)
+        keyword = self._keyword.search(question, self.settings.candidates)
+        return self.fuse(dense, keyword, vector)
+
+    def fuse(self, dense: Sequence[Hit], keyword: Sequence[tuple[str, float]], vector: Vector) -> Retrieval:
+        """Reciprocal-rank fusion of the two rankings, then grouping by article."""
+        fused: dict[str, float] = defaultdict(float)
+        similarity: dict[str, float] = {}
+        for rank, hit in enumerate(dense):
+            fused[hit.chunk_id] += 1.0 / (_RRF_K + rank + 1)
+            similarity[hit.chunk_id] = hit.similarity
+        for rank, (chunk_id, _score) in enumerate(keyword):
+            fused[chunk_id] += _KEYWORD_WEIGHT / (_RRF_K + rank + 1)
+
+        texts = {hit.chunk_id: (hit.text, hit.metadata) for hit in dense}
+        ranked = sorted(fused, key=lambda cid: -fused[cid])
+        passages = []
+        for chunk_id in ranked:
+            text, meta = texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {}))
+            if not text:
+                continue
+            passages.append(_passage(chunk_id, text, meta, fused[chunk_id], similarity.get(chunk_id, 0.0)))
+
+        articles: list[str] = []
+        for passage in passages:
+            if passage.article_id not in articles:
+                articles.append(passage.article_id)
+        best = max((hit.similarity for hit in dense), default=0.0)
+        top = set(articles[: self.settings.top_k])
+        kept = tuple(p for p in passages if p.article_id in top)
+        if best < self.settings.min_score:
+            kept = ()
+        return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
+
+
+def _passage(chunk_id: str, text: str, meta: dict[str, object], score: float, similarity: float) -> Passage:
+    def text_of(key: str) -> str | None:
+        value = meta.get(key)
+        return str(value) if value not in (None, "") else None
+
+    return Passage(
+        chunk_id=chunk_id,
+        article_id=str(meta.get("article_id", chunk_id.split("#")[0])),
+        title=text_of("title") or "",
+        text=text,
+        language=text_of("language") or "",
+        score=score,
+        similarity=similarity,
+        start=int(str(meta.get("start", 0))),
+        end=int(str(meta.get("end", 0))),
+        url=text_of("url"),
+        date=text_of("date"),
+    )

@@ -1,0 +1,183 @@
+"""The assembled product: settings → embedder, store, retriever, generator → one ``Newsbot`` object.
+
+Front ends (the CLI, the Telegram bot) build one ``Newsbot`` and call its
+methods; it implements ``bot.models.Backend``. The local model server, when
+used, is started on first need and stopped by ``close()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.models import Answer, TokenSink, Turn
+from bot.prompts import Prompts, load_prompts
+from bot.qa import Generator, Pipeline, answer
+from bot.retrieval import Retriever
+from index.articles import decode_bytes
+from index.embeddings import Embedder, make_embedder
+from index.errors import BadArticle, IndexMissing
+from index.ingest import Progress, reindex
+from index.models import ArticleInfo, IndexStats, ReindexReport
+from index.store import Store, open_store
+
+logger = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"[^\w.-]+", re.UNICODE)
+_ARTICLE_SUFFIXES = (".txt", ".md")
+
+
+class Newsbot:
+    """Everything the front ends need, built from one ``Settings``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+        prompts: Prompts | None = None,
+        progress: Callable[[], Progress] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.embedding)
+        self.prompts = prompts or load_prompts()
+        self._generator = generator
+        self._generator_ready = generator is not None or settings.llm.provider == "extractive"
+        self._progress = progress
+        self._store: Store | None = None
+        self._retriever: Retriever | None = None
+        self._server: Any = None
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # -- the index ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The open index; built first (with the progress bar) when there is none yet."""
+        if self._store is None:
+            try:
+                self._store = open_store(self.settings.index, self.embedder)
+            except IndexMissing:
+                logger.warning("no index yet: building it from %s", self.settings.index.corpus_dir)
+                self.reindex()
+                self._store = open_store(self.settings.index, self.embedder)
+            else:
+                if self._store.count() == 0:
+                    self.reindex()
+        return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.settings.retrieval)
+        return self._retriever
+
+    def reindex(self, *, rebuild: bool = False) -> ReindexReport:
+        progress = self._progress() if self._progress is not None else None
+        report = reindex(self.settings.index, self.embedder, rebuild=rebuild, progress=progress)
+        if rebuild:
+            self._store = self._retriever = None
+        return report
+
+    def stats(self) -> IndexStats:
+        return self.store.stats()
+
+    def articles(self) -> Sequence[ArticleInfo]:
+        return self.store.articles()
+
+    def add_article(self, filename: str, data: bytes) -> ReindexReport:
+        """Save an uploaded article into the corpus (never overwriting another) and index it."""
+        path = self.save_article(filename, data)
+        logger.info("saved upload as %s", path)
+        return self.reindex()
+
+    def save_article(self, filename: str, data: bytes) -> Path:
+        name = _SAFE_NAME.sub("_", Path(filename).name).strip("._") or "article.txt"
+        suffix = Path(name).suffix.lower()
+        if suffix not in _ARTICLE_SUFFIXES:
+            raise BadArticle(f"{filename}: only .txt and .md articles can be added")
+        if len(data) > self.settings.index.max_file_bytes:
+            raise BadArticle(
+                f"{filename}: {len(data):,} bytes is over the {self.settings.index.max_file_bytes:,}-byte limit"
+            )
+        text, _encoding = decode_bytes(data, filename)
+        if not text.strip():
+            raise BadArticle(f"{filename}: the file is empty")
+        folder = self.settings.index.corpus_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem, target = Path(name).stem, folder / name
+        counter = 1
+        while target.exists():
+            if target.read_bytes() == text.encode("utf-8"):
+                return target
+            counter += 1
+            target = folder / f"{stem}-{counter}{suffix}"
+        temporary = target.with_suffix(target.suffix + ".part")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(target)
+        return target
+
+    # -- answering -------------------------------------------------------------------------------
+
+    @property
+    def generator(self) -> Generator | None:
+        """The chat model the settings ask for, started on first use (None for extractive)."""
+        with self._lock:
+            if not self._generator_ready:
+                self._generator = self._make_generator()
+                self._generator_ready = True
+            return self._generator
+
+    def _make_generator(self) -> Generator | None:
+        from bot.llm import make_chat_client
+
+        llm = self.settings.llm
+        if llm.provider == "openai":
+            self._client = make_chat_client(llm)
+            return self._client  # type: ignore[no-any-return]
+        from bot.local_llm import LocalModelServer
+
+        self._server = LocalModelServer(llm)
+        self._server.start()
+        self._client = make_chat_client(llm, base_url=self._server.base_url, model=self._server.model)
+        return self._client  # type: ignore[no-any-return]
+
+    @property
+    def mode(self) -> str:
+        return {"openai": "llm", "local": "local"}.get(self.settings.llm.provider, "extractive")
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            retriever=self.retriever,
+            prompts=self.prompts,
+            generator=self.generator,
+            mode=self.mode,
+            evidence_sentences=self.settings.retrieval.evidence_sentences,
+            max_tokens=self.settings.llm.max_tokens,
+        )
+
+    def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:
+        return answer(question, history, self.pipeline(), on_token=on_token)
+
+    def close(self) -> None:
+        """Stop the local model server, if one was started."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._generator_ready = self._generator is not None or self.settings.llm.provider == "extractive"
+
+    def __enter__(self) -> Newsbot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

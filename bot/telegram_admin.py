@@ -1,0 +1,81 @@
+"""Indexing step, Telegram side: the admins' ``/reindex`` and article uploads.
+
+Both run the backend in a worker thread, one at a time (they write the same
+index), so other chats keep being answered meanwhile. Everyone who is not in
+``settings.telegram.admins`` gets a polite refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Update
+from telegram.constants import ChatAction
+from telegram.ext import ContextTypes
+
+from bot.config import TelegramSettings
+from bot.models import Backend
+from bot.telegram_format import Texts, user_language
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".txt", ".md")
+
+
+class AdminHandlers:
+    """``/reindex`` and document uploads, for admins only."""
+
+    def __init__(self, settings: TelegramSettings, backend: Backend, texts: Texts) -> None:
+        self._tg = settings
+        self._backend = backend
+        self._texts = texts
+        self._index_lock = asyncio.Lock()
+
+    async def reindex(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/reindex``: bring the index in step with the corpus folder and report what changed."""
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None:
+            return
+        lang = user_language(user.language_code)
+        if user.id not in self._tg.admins:
+            await message.reply_text(self._texts.say("admin_only", lang))
+            return
+        await message.reply_text(self._texts.say("reindex_started", lang))
+        async with self._index_lock:
+            report = await asyncio.to_thread(self._backend.reindex)
+        logger.info("Reindex by admin %s: %s", user.id, report.summary())
+        await message.reply_text(self._texts.say("reindex_done", lang, summary=report.summary()))
+
+    async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A ``.txt``/``.md`` document: check type and size, download it, save it into the corpus, index it."""
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None or message.document is None:
+            return
+        lang = user_language(user.language_code)
+        document = message.document
+        name = document.file_name or "article.txt"
+        if user.id not in self._tg.admins:
+            await message.reply_text(self._texts.say("admin_only", lang))
+            return
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            await message.reply_text(self._texts.say("upload_refused_type", lang, name=name))
+            return
+        limit = self._tg.max_upload_bytes
+
+        def too_big(size: int) -> str:
+            return self._texts.say("upload_too_big", lang, name=name, size=-(-size // 1000), limit=limit // 1000)
+
+        if document.file_size is not None and document.file_size > limit:
+            await message.reply_text(too_big(document.file_size))
+            return
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+        if len(data) > limit:  # file_size is optional in the Bot API: check what actually came
+            await message.reply_text(too_big(len(data)))
+            return
+        async with self._index_lock:
+            await message.chat.send_action(ChatAction.TYPING)
+            report = await asyncio.to_thread(self._backend.add_article, name, data)
+        saved = ", ".join((*report.added, *report.updated)) or name
+        logger.info("Article %s uploaded by admin %s: %s", saved, user.id, report.summary())
+        await message.reply_text(self._texts.say("upload_saved", lang, name=saved, summary=report.summary()))

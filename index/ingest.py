@@ -1,0 +1,108 @@
+"""The whole indexing flow: corpus → load → clean → chunk → embed → Chroma, incrementally.
+
+An article is re-embedded only when its fingerprint (content + cleaning +
+chunking settings) is not fully stored; articles whose files are gone are
+deleted; files that cannot be read are reported and whatever the index already
+holds for them is kept. Each article is written whole and its old version
+dropped after, so a reindex killed at any point leaves a usable index and the
+next run finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from index.articles import article_id, load_corpus
+from index.chunking import chunk_article, passage_text
+from index.config import IndexSettings
+from index.embeddings import Embedder
+from index.models import Article, Chunk, ReindexReport
+from index.store import Store, drop_collection, open_store, write_lock
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (chunks embedded so far, chunks to embed in all)."""
+
+
+def chunking_salt(settings: IndexSettings) -> str:
+    """The part of an article's fingerprint that comes from settings, so changing them re-chunks."""
+    return f"chunk_size={settings.chunk_size};chunk_overlap={settings.chunk_overlap}"
+
+
+def reindex(
+    settings: IndexSettings,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> ReindexReport:
+    """Bring the index in step with the corpus folder, embedding only what is new or changed."""
+    started = time.perf_counter()
+    with write_lock(settings):
+        if rebuild:
+            drop_collection(settings)
+        store = open_store(settings, embedder, create=True)
+        articles, skipped = load_corpus(
+            settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings)
+        )
+        states = store.article_states()
+
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        todo: list[tuple[Article, list[Chunk]]] = []
+        for article in articles:
+            state = states.get(article.id)
+            if state is not None and state.is_complete(article.fingerprint):
+                unchanged.append(article.id)
+                continue
+            (updated if state is not None else added).append(article.id)
+            todo.append(
+                (article, chunk_article(article, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap))
+            )
+
+        present = {a.id for a in articles} | {article_id(s.path, settings.corpus_dir) for s in skipped}
+        removed = sorted(set(states) - present)
+
+        embedded = _embed_and_write(store, embedder, todo, settings.embed_batch_size, progress)
+        for gone in removed:
+            store.delete_article(gone)
+        if todo or removed:
+            store.bump_generation()
+
+    return ReindexReport(
+        added=tuple(added),
+        updated=tuple(updated),
+        removed=tuple(removed),
+        unchanged=tuple(unchanged),
+        skipped=tuple(skipped),
+        chunks_embedded=embedded,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _embed_and_write(
+    store: Store,
+    embedder: Embedder,
+    todo: list[tuple[Article, list[Chunk]]],
+    batch_size: int,
+    progress: Progress | None,
+) -> int:
+    total = sum(len(chunks) for _, chunks in todo)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    for article, chunks in todo:
+        vectors = []
+        for start in range(0, len(chunks), batch_size):
+            batch = chunks[start : start + batch_size]
+            vectors.extend(embedder.embed_passages([passage_text(c) for c in batch]))
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+        store.write_article(article, chunks, vectors)
+        logger.info("indexed %s (%d chunks)", article.id, len(chunks))
+    return done

@@ -1,0 +1,301 @@
+"""The store step: Chroma (embedded or a server) through llama-index's ``ChromaVectorStore``.
+
+The collection records the embedding model and dimension; opening it with
+another embedder raises ``IndexMismatch``. Chunks carry their article's id and
+fingerprint, and the number of chunks that article has, so a half-written
+article (a reindex killed mid-way) is recognisable and finished next time.
+A ``generation`` counter in the collection metadata moves on every change so
+long-running readers know when to refresh their keyword index.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from index.config import IndexSettings
+from index.embeddings import Embedder, Vector
+from index.errors import IndexBusy, IndexMismatch, IndexMissing, StoreUnavailable
+from index.models import Article, ArticleInfo, Chunk, IndexStats
+
+# Chroma's own telemetry and default embedding function must never run.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+logger = logging.getLogger(__name__)
+
+_GET_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found by a vector query, with its cosine similarity to the query."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    similarity: float
+
+
+@dataclass
+class ArticleState:
+    """What the index holds of one article: chunk counts per fingerprint and the expected count."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    expected: dict[str, int] = field(default_factory=dict)
+
+    def is_complete(self, fingerprint: str) -> bool:
+        """True when exactly this fingerprint is stored, with all of its chunks."""
+        return set(self.counts) == {fingerprint} and self.counts[fingerprint] == self.expected.get(fingerprint)
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class Store:
+    """One Chroma collection of article chunks, reached through ``ChromaVectorStore``."""
+
+    def __init__(self, client: Any, collection: Any, embedder: Embedder, location: str, data_dir: Path | None):
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.client = client
+        self.collection = collection
+        self.embedder = embedder
+        self.location = location
+        self.data_dir = data_dir
+        self.vector_store = ChromaVectorStore(chroma_collection=collection)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    @property
+    def generation(self) -> int:
+        """Moves on with every change to the collection; cheap to poll."""
+        try:
+            metadata = self.client.get_collection(self.collection.name).metadata or {}
+        except Exception as exc:  # the server went away between calls
+            raise StoreUnavailable(f"cannot read the index at {self.location}: {exc}") from exc
+        return int(metadata.get("generation", 0))
+
+    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata), paged so a large index is not read at once."""
+        offset = 0
+        while True:
+            page = self.collection.get(include=["documents", "metadatas"], limit=_GET_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            yield from zip(ids, page["documents"] or [], page["metadatas"] or [], strict=False)
+            offset += len(ids)
+
+    def article_states(self) -> dict[str, ArticleState]:
+        """Fingerprints and chunk counts per article id, read from the chunks' metadata."""
+        states: dict[str, ArticleState] = {}
+        offset = 0
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=_GET_PAGE, offset=offset)
+            if not page["ids"]:
+                return states
+            for metadata in page["metadatas"] or []:
+                state = states.setdefault(str(metadata["article_id"]), ArticleState())
+                fingerprint = str(metadata["fingerprint"])
+                state.counts[fingerprint] += 1
+                state.expected[fingerprint] = int(metadata["n_chunks"])
+            offset += len(page["ids"])
+
+    def articles(self) -> list[ArticleInfo]:
+        """One entry per indexed article, sorted by id."""
+        seen: dict[str, ArticleInfo] = {}
+        chunks: Counter[str] = Counter()
+        for _, _, metadata in self.iter_chunks():
+            article_id = str(metadata["article_id"])
+            chunks[article_id] += 1
+            if article_id not in seen:
+                seen[article_id] = ArticleInfo(
+                    id=article_id,
+                    title=str(metadata.get("title", article_id)),
+                    language=str(metadata.get("language", "")),
+                    chunks=0,
+                    url=metadata.get("url") or None,
+                    date=metadata.get("date") or None,
+                )
+        return [
+            ArticleInfo(**{**info.__dict__, "chunks": chunks[article_id]})
+            for article_id, info in sorted(seen.items())
+        ]
+
+    def stats(self) -> IndexStats:
+        articles = self.articles()
+        dates = sorted(a.date for a in articles if a.date)
+        size = None
+        if self.data_dir is not None and self.data_dir.exists():
+            size = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
+        return IndexStats(
+            articles=len(articles),
+            chunks=sum(a.chunks for a in articles),
+            languages=dict(Counter(a.language for a in articles).most_common()),
+            embedding_model=self.embedder.model_name,
+            embedding_dim=self.embedder.dim,
+            location=self.location,
+            size_bytes=size,
+            date_min=dates[0] if dates else None,
+            date_max=dates[-1] if dates else None,
+        )
+
+    def query(self, vector: Vector, k: int) -> list[Hit]:
+        """The ``k`` chunks nearest to ``vector`` by cosine similarity."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        count = self.count()
+        if count == 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=list(vector), similarity_top_k=min(k, count))
+        )
+        hits = []
+        for node, score in zip(result.nodes or [], result.similarities or [], strict=False):
+            # ChromaVectorStore reports exp(-distance); cosine distance is 1 - similarity.
+            similarity = 1.0 + math.log(score) if score > 0 else -1.0
+            hits.append(Hit(node.node_id, node.get_content(), dict(node.metadata), similarity))
+        return hits
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
+        """Store an article's chunks, then drop any other version of it: readers never see it missing."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        # A half-written earlier attempt at this very version is cleared first (no duplicates).
+        self.collection.delete(
+            where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
+        )
+        nodes = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            metadata: dict[str, Any] = {
+                "article_id": article.id,
+                "fingerprint": article.fingerprint,
+                "n_chunks": len(chunks),
+                "position": chunk.position,
+                "start": chunk.start,
+                "end": chunk.end,
+                "title": article.title,
+                "language": article.language,
+                "url": article.url,
+                "date": article.date,
+                "source": article.source,
+            }
+            node = TextNode(
+                id_=f"{article.id}#{article.fingerprint[:12]}#{chunk.position}",
+                text=chunk.text,
+                embedding=list(vector),
+                metadata={k: v for k, v in metadata.items() if v is not None},
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.id)
+            nodes.append(node)
+        if nodes:
+            self.vector_store.add(nodes)
+        self.collection.delete(
+            where={"$and": [{"article_id": article.id}, {"fingerprint": {"$ne": article.fingerprint}}]}
+        )
+
+    def delete_article(self, article_id: str) -> None:
+        self.collection.delete(where={"article_id": article_id})
+
+    def bump_generation(self) -> None:
+        metadata = dict(self.collection.metadata or {})
+        metadata["generation"] = int(metadata.get("generation", 0)) + 1
+        metadata.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
+        self.collection.modify(metadata=metadata)
+
+
+def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
+    import chromadb
+
+    if settings.chroma_host:
+        location = f"chroma server http://{settings.chroma_host}:{settings.chroma_port}"
+        try:
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=_chroma_settings()
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reach the {location} ({exc.__class__.__name__}); start it or unset "
+                "NEWSBOT_INDEX__CHROMA_HOST"
+            ) from exc
+        return client, location, None
+    path = settings.data_dir / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except Exception as exc:
+        raise StoreUnavailable(
+            f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
+        ) from exc
+    return client, str(path), settings.data_dir
+
+
+def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
+    """Open the collection; with ``create`` make it when missing. Refuses an index of another model."""
+    client, location, data_dir = _client(settings)
+    existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    if settings.collection not in existing:
+        if not create:
+            raise IndexMissing(f"no index at {location}: run `newsbot reindex` first")
+        collection = client.create_collection(
+            settings.collection,
+            metadata={
+                "hnsw:space": "cosine",
+                "embedding_model": embedder.model_name,
+                "embedding_dim": embedder.dim,
+                "generation": 0,
+            },
+            embedding_function=None,
+        )
+        return Store(client, collection, embedder, location, data_dir)
+    collection = client.get_collection(settings.collection, embedding_function=None)
+    metadata = collection.metadata or {}
+    model, dim = metadata.get("embedding_model"), metadata.get("embedding_dim")
+    if model != embedder.model_name or (dim is not None and int(dim) != embedder.dim):
+        raise IndexMismatch(
+            f"the index at {location} was built with {model} ({dim}-d) but the embedder is "
+            f"{embedder.model_name} ({embedder.dim}-d): run `newsbot reindex --rebuild`"
+        )
+    return Store(client, collection, embedder, location, data_dir)
+
+
+def drop_collection(settings: IndexSettings) -> None:
+    """Delete the collection (for ``reindex --rebuild``); a missing one is fine."""
+    client, _, _ = _client(settings)
+    existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    if settings.collection in existing:
+        client.delete_collection(settings.collection)
+
+
+@contextmanager
+def write_lock(settings: IndexSettings) -> Iterator[None]:
+    """Only one process writes the index at a time; readers are never blocked."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.data_dir / "write.lock"), timeout=0)
+    try:
+        with lock:
+            yield
+    except Timeout as exc:
+        raise IndexBusy(
+            f"another process is writing the index ({settings.data_dir / 'write.lock'}); try again when it finishes"
+        ) from exc

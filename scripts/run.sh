@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up newsbot, indexes corpus/ with the bundled embedder and answers a question with the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/newsbot reindex
+.venv/bin/newsbot stats
+.venv/bin/newsbot ask "${1:-Where did Putin and Kim Jong Un meet, and what did they discuss?}"

@@ -1,0 +1,686 @@
+"""The Telegram front end, driven through the real PTB Application with the Bot API mocked by respx."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+from telegram import Update
+
+from bot.config import ChatSettings, Settings, TelegramSettings
+from bot.models import Answer, Source, TokenSink, Turn
+from bot.telegram_app import NewsbotApplication, build_application
+from index.config import IndexSettings
+from index.errors import ConfigError, IndexBusy
+from index.models import ArticleInfo, IndexStats, ReindexReport
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+API = f"https://api.telegram.org/bot{TOKEN}"
+FILES = f"https://api.telegram.org/file/bot{TOKEN}"
+BOT = {"id": 987654321, "is_bot": True, "first_name": "Newsbot", "username": "newsbot_test_bot"}
+USER = 1001
+ADMIN = 4242
+GROUP = -100777
+
+SOURCES = (
+    Source(1, "kim-putin", "Kim to meet Putin <in Vladivostok>", "https://example.com/kim?a=1&b=2", "2023-09-05"),
+    Source(2, "eu-grain", "EU grain & Ukraine", None, "2023-09-10"),
+)
+
+
+class FakeBackend:
+    """The Backend protocol with canned replies; records every call; can hold an answer until released."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Turn, ...]]] = []
+        self.tokens: list[str] = []
+        self.text = "Kim will meet Putin [1]. <script>alert(1)</script> & grain [2]."
+        self.sources: tuple[Source, ...] = SOURCES
+        self.language = "en"
+        self.gate: threading.Event | None = None
+        self.error: Exception | None = None
+        self.article_list: list[ArticleInfo] = [
+            ArticleInfo("kim-putin", "Kim to meet Putin", "uk", 4, "https://example.com/kim", "2023-09-05"),
+            ArticleInfo("eu-grain", "EU grain", "en", 3, None, "2023-09-10"),
+        ]
+        self.reindexed = 0
+        self.added: list[tuple[str, bytes]] = []
+
+    def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:
+        self.calls.append((question, tuple(history)))
+        for token in self.tokens:
+            if on_token is not None:
+                on_token(token)
+        if self.gate is not None:
+            assert self.gate.wait(10), "the test never released the slow answer"
+        if self.error is not None:
+            raise self.error
+        return Answer(self.text, self.language, self.sources, refused=False, mode="fake", question=question)
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            articles=len(self.article_list),
+            chunks=7,
+            languages={"uk": 1, "en": 1},
+            embedding_model="test/hash",
+            embedding_dim=64,
+            location="memory",
+            size_bytes=None,
+            date_min="2023-09-05",
+            date_max="2023-09-10",
+        )
+
+    def articles(self) -> Sequence[ArticleInfo]:
+        return self.article_list
+
+    def reindex(self) -> ReindexReport:
+        self.reindexed += 1
+        return ReindexReport(added=("a",), unchanged=("b", "c"), chunks_embedded=5, seconds=1.5)
+
+    def add_article(self, filename: str, data: bytes) -> ReindexReport:
+        self.added.append((filename, data))
+        if data.startswith(b"\xff"):
+            raise ConfigError("new.txt is not valid UTF-8 text")
+        return ReindexReport(added=("new",), chunks_embedded=3, seconds=0.2)
+
+
+class BotAPI:
+    """respx routes for the Bot API methods the bot uses, answering like Telegram would."""
+
+    def __init__(self, mock: respx.MockRouter) -> None:
+        self._ids = itertools.count(100)
+        mock.post(f"{API}/getMe").respond(json={"ok": True, "result": BOT})
+        self.send = mock.post(f"{API}/sendMessage").mock(side_effect=self._message)
+        self.edit = mock.post(f"{API}/editMessageText").mock(side_effect=self._message)
+        self.action = mock.post(f"{API}/sendChatAction").respond(json={"ok": True, "result": True})
+        self.delete = mock.post(f"{API}/deleteMessage").respond(json={"ok": True, "result": True})
+        self.callback = mock.post(f"{API}/answerCallbackQuery").respond(json={"ok": True, "result": True})
+        self.get_file = mock.post(f"{API}/getFile").respond(
+            json={
+                "ok": True,
+                "result": {"file_id": "F1", "file_unique_id": "U1", "file_path": "documents/file_1.txt"},
+            }
+        )
+        self.download = mock.get(f"{FILES}/documents/file_1.txt").respond(content="Title\n\nBody text.".encode())
+
+    def _message(self, request: httpx.Request) -> httpx.Response:
+        data = params(request)
+        chat_id = int(data["chat_id"])
+        message_id = int(data["message_id"]) if "message_id" in data else next(self._ids)
+        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
+        result = {"message_id": message_id, "date": 0, "chat": chat, "text": data["text"], "from": BOT}
+        return httpx.Response(200, json={"ok": True, "result": result})
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        """Every text sent with sendMessage, in order (optionally to one chat)."""
+        return [
+            params(c.request)["text"]
+            for c in self.send.calls
+            if chat_id is None or int(params(c.request)["chat_id"]) == chat_id
+        ]
+
+
+def params(request: httpx.Request) -> dict[str, str]:
+    """The form fields PTB sent (non-string values arrive JSON-encoded)."""
+    return dict(parse_qsl(request.content.decode()))
+
+
+_update_ids = itertools.count(1)
+
+
+def message_update(
+    text: str | None = None,
+    *,
+    chat_id: int = USER,
+    user_id: int = USER,
+    language_code: str = "en",
+    entities: list[dict[str, Any]] | None = None,
+    reply_to: dict[str, Any] | None = None,
+    document: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": "Ann"}
+    if chat_id < 0:
+        chat = {"id": chat_id, "type": "supergroup", "title": "Newsroom"}
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": 0,
+        "chat": chat,
+        "from": {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": language_code},
+    }
+    if text is not None:
+        message["text"] = text
+    if text is not None and text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    if entities is not None:
+        message["entities"] = entities
+    if reply_to is not None:
+        message["reply_to_message"] = reply_to
+    if document is not None:
+        message["document"] = document
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def make_settings(tmp_path: Path, **telegram: Any) -> Settings:
+    values: dict[str, Any] = {"token": TOKEN, "admins": [ADMIN], **telegram}
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram=TelegramSettings(**values),
+        chat=ChatSettings(history_turns=3),
+        index=IndexSettings(data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus"),
+    )
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def api() -> Iterator[BotAPI]:
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        yield BotAPI(mock)
+
+
+Builder = Callable[..., NewsbotApplication]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, backend: FakeBackend) -> Builder:
+    def make(**telegram: Any) -> NewsbotApplication:
+        interval = telegram.pop("stream_interval", 0.05)
+        return build_application(make_settings(tmp_path, **telegram), backend, stream_interval=interval)
+
+    return make
+
+
+@pytest.fixture
+async def app(make_app: Builder, api: BotAPI) -> AsyncIterator[NewsbotApplication]:
+    application = make_app()
+    async with application:
+        yield application
+
+
+async def feed(app: NewsbotApplication, payload: dict[str, Any]) -> None:
+    await app.process_update(Update.de_json(payload, app.bot))
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.01)
+
+
+class TagChecker(HTMLParser):
+    """Fails on unbalanced tags or tags Telegram's HTML mode would not accept from us."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        assert tag in {"b", "a", "code", "i"}, tag
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def visible(html_text: str) -> str:
+    checker = TagChecker()
+    checker.feed(html_text)
+    checker.close()
+    assert checker.stack == [], f"unclosed tags {checker.stack}"
+    return checker.text
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+async def test_answer_is_escaped_html_with_bold_markers_and_linked_sources(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, message_update("What about Kim?"))
+
+    assert backend.calls == [("What about Kim?", ())]
+    assert params(api.action.calls.last.request) == {"chat_id": str(USER), "action": "typing"}
+    sent = params(api.send.calls.last.request)
+    assert sent["parse_mode"] == "HTML"
+    text = sent["text"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; grain <b>[2]</b>." in text
+    assert "Kim will meet Putin <b>[1]</b>." in text
+    assert "<script>" not in text
+    assert '<b>[1]</b> <a href="https://example.com/kim?a=1&amp;b=2">Kim to meet Putin &lt;in Vladivostok&gt;</a>' in text
+    assert "· 2023-09-05" in text
+    assert "<b>[2]</b> EU grain &amp; Ukraine · <code>eu-grain</code> · 2023-09-10" in text
+    assert "<b>Sources</b>" in text
+    visible(text)
+
+
+async def test_streamed_answer_shows_plain_preview_then_final_html_edit(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.tokens = ["Kim will ", "meet <Putin> [1]"]
+    backend.gate = threading.Event()
+    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+
+    await eventually(lambda: api.send.called)
+    preview = params(api.send.calls.last.request)
+    assert preview["text"] == "Kim will meet <Putin> [1] …"
+    assert "parse_mode" not in preview
+    backend.gate.set()
+    await task
+
+    assert api.send.call_count == 1
+    final = params(api.edit.calls.last.request)
+    assert final["message_id"] == str(api.send.calls.last.response.json()["result"]["message_id"])
+    assert final["parse_mode"] == "HTML"
+    assert final["text"].startswith("Kim will meet Putin <b>[1]</b>.")
+    assert "<b>Sources</b>" in final["text"]
+
+
+async def test_long_answer_with_many_sources_is_split_at_paragraphs_without_breaking_tags(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    paragraphs = [f"Paragraph {i}: " + "Ukraine & grain <exports> [1]. " * 12 for i in range(40)]
+    backend.text = "\n\n".join(paragraphs)
+    backend.sources = tuple(
+        Source(i, f"article-{i}", f"Title {i} " + "x" * 150, f"https://example.com/{i}", "2023-09-01")
+        for i in range(1, 81)
+    )
+    await feed(app, message_update("Tell me everything"))
+
+    messages = api.texts()
+    assert len(messages) > 3
+    shown = []
+    for message in messages:
+        assert len(message.encode("utf-16-le")) // 2 <= 4096
+        shown.append(visible(message))
+        assert message.startswith(("Paragraph ", "<b>"))  # each message starts at a paragraph or list line
+    everything = "\n\n".join(shown)
+    for paragraph in paragraphs:
+        assert paragraph.strip() in everything
+    for i in range(1, 81):
+        assert f"[{i}] Title {i} " in everything
+    assert all(params(c.request)["parse_mode"] == "HTML" for c in api.send.calls)
+
+
+async def test_backend_error_message_is_shown_to_the_user(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.error = IndexBusy("The index is being rebuilt; ask again in a minute.")
+    await feed(app, message_update("What about Kim?"))
+    assert api.texts() == ["The index is being rebuilt; ask again in a minute."]
+
+
+async def test_unexpected_error_gets_an_apology_in_the_question_language(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend.error = RuntimeError("boom")
+    with caplog.at_level(logging.ERROR, logger="bot.telegram_app"):
+        await feed(app, message_update("Что происходит с зерном на Украине?", language_code="en"))
+    assert api.texts() == ["Извините, при ответе что-то пошло не так. Попробуйте ещё раз чуть позже."]
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_final_edit_failure_falls_back_to_a_new_message(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.tokens = ["Kim will meet Putin"]
+    backend.gate = threading.Event()
+    fail_once = [httpx.Response(500, json={"ok": False, "error_code": 500, "description": "Internal Server Error"})]
+    api.edit.side_effect = lambda request: fail_once.pop() if fail_once else api._message(request)
+    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+    await eventually(lambda: api.send.called)
+    backend.gate.set()
+    await task
+
+    assert api.edit.call_count == 1  # the final edit, which failed
+    final = params(api.send.calls.last.request)
+    assert final["parse_mode"] == "HTML"
+    assert "Kim will meet Putin <b>[1]</b>." in final["text"]
+    assert params(api.delete.calls.last.request)["message_id"] == params(api.edit.calls.last.request)["message_id"]
+
+
+async def test_bot_keeps_answering_after_a_failed_send(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    failures = [httpx.Response(400, json={"ok": False, "error_code": 400, "description": "Bad Request: oops"})]
+    api.send.side_effect = lambda request: failures.pop() if failures else api._message(request)
+    await feed(app, message_update("First question"))
+    await feed(app, message_update("Second question"))
+
+    texts = api.texts()
+    assert texts[1] == "Sorry, something went wrong while answering. Please try again in a moment."
+    assert "Kim will meet Putin <b>[1]</b>." in texts[2]
+
+
+async def test_flood_limit_retry_after_is_honoured(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    flood = [
+        httpx.Response(
+            429,
+            json={"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 1}},
+        )
+    ]
+    api.send.side_effect = lambda request: flood.pop() if flood else api._message(request)
+    await feed(app, message_update("What about Kim?"))
+    assert api.send.call_count == 2
+    assert "Kim will meet Putin" in api.texts()[1]
+
+
+async def test_token_never_reaches_the_logs(
+    make_app: Builder, api: BotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        application = make_app()
+        async with application:
+            await feed(application, message_update("What about Kim?"))
+    assert api.send.called
+    assert caplog.records
+    assert all(TOKEN not in r.getMessage() and TOKEN.split(":")[1] not in r.getMessage() for r in caplog.records)
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+async def test_history_is_passed_on_and_reset_forgets_it(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, message_update("Who meets Putin?"))
+    await feed(app, message_update("Where?"))
+    assert backend.calls[1] == ("Where?", (Turn("Who meets Putin?", backend.text, "en"),))
+
+    await feed(app, message_update("/reset"))
+    assert api.texts()[-1] == "Done: I have forgotten our conversation."
+    await feed(app, message_update("Where?"))
+    assert backend.calls[2] == ("Where?", ())
+
+
+async def test_history_is_bounded_by_history_turns(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    for i in range(5):
+        await feed(app, message_update(f"Question {i}"))
+    assert [t.question for t in backend.calls[-1][1]] == ["Question 1", "Question 2", "Question 3"]
+
+
+async def test_history_survives_a_restart(make_app: Builder, api: BotAPI, backend: FakeBackend) -> None:
+    first = make_app()
+    async with first:
+        await feed(first, message_update("Who meets Putin?"))
+    second = make_app()
+    async with second:
+        await feed(second, message_update("Where?"))
+    assert backend.calls[1][1] == (Turn("Who meets Putin?", backend.text, "en"),)
+
+
+async def test_each_chat_has_its_own_history(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    await feed(app, message_update("Who meets Putin?", chat_id=USER, user_id=USER))
+    await feed(app, message_update("Where?", chat_id=2002, user_id=2002))
+    assert backend.calls[1] == ("Where?", ())
+
+
+# --- many people -----------------------------------------------------------------------------
+
+
+async def test_a_slow_answer_in_one_chat_does_not_hold_up_another(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.gate = threading.Event()
+    slow = asyncio.create_task(feed(app, message_update("What about Kim?", chat_id=USER, user_id=USER)))
+    await eventually(lambda: len(backend.calls) == 1)
+
+    async def other_chat_then_release() -> None:
+        await feed(app, message_update("/help", chat_id=3003, user_id=3003))
+        assert not slow.done()
+        assert api.texts(3003) and "I know 2 news articles" in api.texts(3003)[0]
+        assert api.texts(USER) == []
+        assert backend.gate is not None
+        backend.gate.set()
+
+    await asyncio.gather(slow, other_chat_then_release())
+    assert "Kim will meet Putin <b>[1]</b>." in api.texts(USER)[-1]
+
+
+async def test_questions_in_one_chat_are_answered_in_order(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.gate = threading.Event()
+    first = asyncio.create_task(feed(app, message_update("First?")))
+    await eventually(lambda: len(backend.calls) == 1)
+    second = asyncio.create_task(feed(app, message_update("Second?")))
+    await asyncio.sleep(0.2)
+    assert len(backend.calls) == 1  # the second waits for the first, which is still being answered
+    backend.gate.set()
+    await asyncio.gather(first, second)
+    assert backend.calls[1] == ("Second?", (Turn("First?", backend.text, "en"),))
+
+
+async def test_rate_limit_answers_kindly_and_spares_the_backend(
+    make_app: Builder, api: BotAPI, backend: FakeBackend
+) -> None:
+    application = make_app(rate_limit=2, rate_window=60)
+    async with application:
+        for i in range(3):
+            await feed(application, message_update(f"Question number {i} about the grain deal"))
+        await feed(application, message_update("Question from someone else", chat_id=5005, user_id=5005))
+    assert [q for q, _ in backend.calls] == [
+        "Question number 0 about the grain deal",
+        "Question number 1 about the grain deal",
+        "Question from someone else",
+    ]
+    refusal = api.texts(USER)[-1]
+    assert refusal.startswith("You are asking faster than I can read. Please wait ")
+    assert refusal.endswith(" s and ask again.")
+
+
+async def test_user_outside_the_allow_list_is_refused_without_touching_the_corpus(
+    make_app: Builder, api: BotAPI, backend: FakeBackend
+) -> None:
+    application = make_app(allowed_users=[USER])
+    async with application:
+        await feed(application, message_update("What about Kim?", chat_id=6006, user_id=6006, language_code="de"))
+        await feed(application, message_update("/sources", chat_id=6006, user_id=6006))
+        await feed(application, message_update("What about Kim?"))
+    assert api.texts(6006) == [
+        "Entschuldigung, dieser Bot ist privat und du stehst nicht auf der Liste seiner Nutzer.",
+        "Sorry, this bot is private and you are not on its list of users.",
+    ]
+    assert backend.calls == [("What about Kim?", ())]
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+async def test_group_message_without_mention_is_ignored(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, message_update("What about Kim?", chat_id=GROUP))
+    assert backend.calls == []
+    assert not api.send.called
+    assert not api.action.called
+
+
+async def test_group_mention_is_answered_with_the_mention_stripped(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    text = "@newsbot_test_bot, what about Kim?"
+    mention = [{"type": "mention", "offset": 0, "length": len("@newsbot_test_bot")}]
+    await feed(app, message_update(text, chat_id=GROUP, entities=mention))
+
+    assert backend.calls == [("what about Kim?", ())]
+    sent = params(api.send.calls.last.request)
+    assert int(sent["chat_id"]) == GROUP
+    assert "Kim will meet Putin <b>[1]</b>." in sent["text"]
+    assert json.loads(sent["reply_parameters"])["message_id"] > 0  # answers quote the question in groups
+
+
+async def test_group_reply_to_the_bot_is_answered(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    earlier = {"message_id": 1, "date": 0, "chat": {"id": GROUP, "type": "supergroup"}, "from": BOT, "text": "…"}
+    await feed(app, message_update("And the grain?", chat_id=GROUP, reply_to=earlier))
+    assert backend.calls == [("And the grain?", ())]
+
+
+async def test_group_mention_of_another_bot_is_ignored(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    mention = [{"type": "mention", "offset": 0, "length": len("@other_bot")}]
+    await feed(app, message_update("@other_bot what about Kim?", chat_id=GROUP, entities=mention))
+    assert backend.calls == []
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+async def test_start_greets_in_the_users_language(app: NewsbotApplication, api: BotAPI) -> None:
+    await feed(app, message_update("/start", language_code="uk"))
+    assert api.texts()[0].startswith("Вітаю, Ann!")
+
+
+async def test_help_tells_counts_languages_and_dates(app: NewsbotApplication, api: BotAPI) -> None:
+    await feed(app, message_update("/help", language_code="fr"))
+    text = api.texts()[0]
+    assert "Je connais 2 articles de presse dans ces langues : en (1), uk (1)." in text
+    assert "la période du 2023-09-05 au 2023-09-10" in text
+    assert "@newsbot_test_bot" in text
+
+
+async def test_sources_are_paged_with_buttons(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.article_list = [
+        ArticleInfo(f"a{i:02}", f"Article <{i}>", "en", 1, None, f"2023-09-{i % 28 + 1:02}") for i in range(40)
+    ]
+    await feed(app, message_update("/sources"))
+    first = params(api.send.calls.last.request)
+    assert first["parse_mode"] == "HTML"
+    assert first["text"].startswith("<b>Indexed articles — page 1 of 3 (40 in total)</b>\n1. Article &lt;")
+    keyboard = json.loads(first["reply_markup"])["inline_keyboard"]
+    assert [b["callback_data"] for b in keyboard[0]] == ["sources:2"]
+
+    await feed(app, message_update("/sources 3"))
+    third = params(api.send.calls.last.request)
+    assert third["text"].startswith("<b>Indexed articles — page 3 of 3 (40 in total)</b>\n31. ")
+    assert [b["callback_data"] for b in json.loads(third["reply_markup"])["inline_keyboard"][0]] == ["sources:2"]
+
+    press = {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": "cb1",
+            "from": {"id": USER, "is_bot": False, "first_name": "Ann", "language_code": "en"},
+            "chat_instance": "ci",
+            "data": "sources:2",
+            "message": {"message_id": 555, "date": 0, "chat": {"id": USER, "type": "private"}, "text": "…"},
+        },
+    }
+    await feed(app, press)
+    assert api.callback.called
+    edited = params(api.edit.calls.last.request)
+    assert edited["message_id"] == "555"
+    assert edited["text"].startswith("<b>Indexed articles — page 2 of 3 (40 in total)</b>\n16. ")
+    buttons = json.loads(edited["reply_markup"])["inline_keyboard"][0]
+    assert [b["callback_data"] for b in buttons] == ["sources:1", "sources:3"]
+
+
+async def test_sources_with_an_empty_index(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    backend.article_list = []
+    await feed(app, message_update("/sources"))
+    assert api.texts() == ["No articles are indexed yet."]
+
+
+# --- admins ----------------------------------------------------------------------------------
+
+
+async def test_reindex_is_for_admins_only(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    await feed(app, message_update("/reindex"))
+    assert api.texts() == ["Sorry, only the bot's administrators can do that."]
+    assert backend.reindexed == 0
+
+    await feed(app, message_update("/reindex", chat_id=ADMIN, user_id=ADMIN))
+    assert backend.reindexed == 1
+    assert api.texts(ADMIN) == [
+        "Re-indexing the corpus, this can take a while…",
+        "Re-index finished: " + FakeBackend().reindex().summary(),
+    ]
+
+
+def document_update(name: str, size: int | None, user_id: int = ADMIN) -> dict[str, Any]:
+    document: dict[str, Any] = {"file_id": "F1", "file_unique_id": "U1", "file_name": name}
+    if size is not None:
+        document["file_size"] = size
+    return message_update(chat_id=user_id, user_id=user_id, document=document)
+
+
+async def test_admin_upload_is_downloaded_and_added(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    await feed(app, document_update("new.txt", 30))
+    assert params(api.get_file.calls.last.request) == {"file_id": "F1"}
+    assert api.download.called
+    assert backend.added == [("new.txt", b"Title\n\nBody text.")]
+    summary = ReindexReport(added=("new",), chunks_embedded=3, seconds=0.2).summary()
+    assert api.texts(ADMIN) == [f"Saved new: {summary}"]
+
+
+async def test_upload_from_a_non_admin_is_refused(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+    await feed(app, document_update("new.txt", 30, user_id=USER))
+    assert api.texts(USER) == ["Sorry, only the bot's administrators can do that."]
+    assert not api.get_file.called
+    assert backend.added == []
+
+
+async def test_upload_over_the_size_limit_is_refused_before_download(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, document_update("big.md", 5_000_000))
+    assert api.texts(ADMIN) == ["big.md is too big (5000 KB); the limit is 1000 KB."]
+    assert not api.get_file.called
+
+
+async def test_upload_of_another_file_type_is_refused(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, document_update("report.pdf", 30))
+    assert api.texts(ADMIN) == ["I can only add .txt or .md files, not report.pdf."]
+    assert not api.get_file.called
+
+
+async def test_rejected_upload_shows_the_backends_reason(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    api.download.respond(content=b"\xff\xfe broken")
+    await feed(app, document_update("new.txt", None))
+    assert api.texts(ADMIN) == ["new.txt is not valid UTF-8 text"]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-token", "abc:def", "123456 : secret"])
+def test_missing_or_malformed_token_is_a_config_error(tmp_path: Path, token: str | None) -> None:
+    settings = make_settings(tmp_path, token=token)
+    with respx.mock(assert_all_mocked=True), pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM__TOKEN"):
+        build_application(settings, FakeBackend())
+
+
+async def test_self_hosted_bot_api_url_is_used(tmp_path: Path, backend: FakeBackend) -> None:
+    settings = make_settings(tmp_path, base_url="http://127.0.0.1:8081/bot")
+    application = build_application(settings, backend)
+    assert application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    assert application.bot.base_file_url == f"http://127.0.0.1:8081/file/bot{TOKEN}"
