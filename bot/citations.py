@@ -23,12 +23,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set from a whitespace-separated word list (keeps long lists readable)."""
+    return frozenset(words.split())
+
+
 _GROUP = r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]"
 _MARKER_GROUP = re.compile(_GROUP)
 _MARKER_RUN = re.compile(rf"[ \t]*{_GROUP}(?:[ \t]*{_GROUP})*")
 _NUMBER = re.compile(r"\d+")
 # A sentence ends at a run of terminators, then closing quotes/brackets, then any markers that belong to it.
-_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:[ \t]*{_GROUP})*")
+_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{_GROUP})*")
 _TOKEN_BEFORE = re.compile(r"[\w\-.]+$")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"[^\"\n]*\"")
@@ -36,8 +42,7 @@ _URL = re.compile(r"https?://\S+")
 _OPENERS = "\"'«“„‘([¿¡"
 
 # Abbreviations after which a period does not end a sentence (lower case, without the final period).
-_ABBREVIATIONS = frozenset(
-    """
+_ABBREVIATIONS = _wordset("""
     mr mrs ms dr prof st mt jr sr vs no nr gen col lt sgt capt rep sen gov pres approx dept est fig
     e.g i.e a.m p.m u.s u.k
     им ул пр просп пер д кв проф акад ген полк тыс млн млрд руб долл см ст стр рис напр англ нем франц
@@ -48,29 +53,30 @@ _ABBREVIATIONS = frozenset(
     mme mlle env av bd cf
     sra sres dña ud uds
     sig dott ecc
-    np tzw ul mln mld tys godz ok
-    """.split()
-)
+    np tzw ul mln mld tys godz
+    """)
 # Abbreviations that often end a sentence: a following capital letter starts a new one.
-_FINAL_ABBREVIATIONS = frozenset("etc т.д т.п т.н др usw".split())
+_FINAL_ABBREVIATIONS = _wordset("etc т.д т.п т.н др usw")
 # Year abbreviations: "2023 г. В…" ends a sentence, "г. Москва" does not.
-_YEAR_ABBREVIATIONS = frozenset("г гг р рр".split())
-_GERMAN_MONTHS = frozenset(
-    "januar jänner februar märz april mai juni juli august september oktober november dezember".split()
+_YEAR_ABBREVIATIONS = _wordset("г гг р рр")
+_GERMAN_MONTHS = _wordset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember"
 )
-_CYRILLIC_LANGUAGES = frozenset("ru uk bg be sr mk kk ky tg mn".split())
-_LATIN_LANGUAGES = frozenset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr".split())
+_CYRILLIC_LANGUAGES = _wordset("ru uk bg be sr mk kk ky tg mn")
+_LATIN_LANGUAGES = _wordset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr")
 _MIN_WORDS_FOR_LANGUAGE = 4
 _MIN_WORDS_WITHOUT_FUNCTION_WORDS = 8
 # Frequent function words of the Latin-script languages: lingua alone misreads short, name-heavy
 # answers ("Kim visited. Putin spoke.") as Turkish or Dutch; these words confirm or overrule it.
 _FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the a an of to in on and is are was were he she it they his her their that with for by at".split()),
-    "de": frozenset("der die das den dem des ein eine und ist sind war wurde er sie es mit für von zu im auf".split()),
-    "fr": frozenset("le la les un une des du de et est sont était il elle ils dans sur avec pour par au aux".split()),
-    "es": frozenset("el la los las un una y es son fue era en con por para del al se que su".split()),
-    "it": frozenset("il lo la gli le un una e è sono era di da in con per del della che si".split()),
-    "pl": frozenset("i w z na do się jest są był była że to nie od po przez jego jej".split()),
+    "en": _wordset(
+        "the a an of to in on and is are was were he she it they his her their that with for by at"
+    ),
+    "de": _wordset("der die das den dem des ein eine und ist sind war wurde er sie es mit für von zu im auf"),
+    "fr": _wordset("le la les un une des du de et est sont était il elle ils dans sur avec pour par au aux"),
+    "es": _wordset("el la los las un una y es son fue era en con por para del al se que su"),
+    "it": _wordset("il lo la gli le un una e è sono era di da in con per del della che si"),
+    "pl": _wordset("i w z na do się jest są był była że to nie od po przez jego jej"),
 }
 _MAX_HEADING_WORDS = 30
 
@@ -137,7 +143,7 @@ def _is_boundary(text: str, unit_start: int, match: re.Match[str], unit_end: int
     if not token or token in _FINAL_ABBREVIATIONS:
         return True
     if token in _YEAR_ABBREVIATIONS:
-        return not re.search(r"\d\s*$", before[: token_match.start()])
+        return bool(re.search(r"\d\s*$", before[: token_match.start()]))
     if len(token) == 1 and token.isalpha():
         return False  # an initial: "В. Путин", "J. Smith"
     if token in _ABBREVIATIONS:
@@ -154,7 +160,7 @@ def _is_boundary(text: str, unit_start: int, match: re.Match[str], unit_end: int
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence in ``text``; a marker after the final period stays with its sentence."""
+    """``(start, end)`` of each sentence in ``text``; a marker after the final period stays with it."""
     spans: list[tuple[int, int]] = []
     for unit_start, unit_end in _line_units(text):
         start = unit_start
@@ -187,7 +193,7 @@ def _normalized(text: str) -> str:
 
 
 def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]]:
-    """Map each marker number through ``mapping`` (dropping unmapped ones); return the text and the dropped."""
+    """Map each marker number through ``mapping``, dropping unmapped ones; return text and dropped."""
     dropped: list[int] = []
 
     def substitute(match: re.Match[str]) -> str:
@@ -207,6 +213,7 @@ def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]
 
 
 def _tidy(text: str) -> str:
+    text = re.sub(r"(?<=\w)[ \t]+(?=[.,](?:\s|$))", "", text)  # "opened [5] ." → "opened."
     text = re.sub(r"(?<=\S)[ \t]{2,}", " ", text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -257,7 +264,7 @@ def answer_language(text: str, expected: str) -> str | None:
     if len(words) < _MIN_WORDS_FOR_LANGUAGE:
         return None
     cyrillic, latin = _script_share(" ".join(words))
-    if expected in _CYRILLIC_LANGUAGES and latin > 0.7 or expected in _LATIN_LANGUAGES and cyrillic > 0.7:
+    if (expected in _CYRILLIC_LANGUAGES and latin > 0.7) or (expected in _LATIN_LANGUAGES and cyrillic > 0.7):
         return detect_language(" ".join(words), default="?")
     # Names in the other script ("Kim Jong Un" in a Russian answer) say nothing about the language.
     if expected in _CYRILLIC_LANGUAGES:
@@ -272,7 +279,9 @@ def answer_language(text: str, expected: str) -> str | None:
     lowered = [word.lower() for word in words]
     expected_hits = sum(1 for word in lowered if word in _FUNCTION_WORDS[expected])
     detected_hits = sum(1 for word in lowered if word in _FUNCTION_WORDS.get(detected, frozenset()))
-    if detected_hits > expected_hits or (expected_hits == 0 and len(words) >= _MIN_WORDS_WITHOUT_FUNCTION_WORDS):
+    if detected_hits > expected_hits or (
+        expected_hits == 0 and len(words) >= _MIN_WORDS_WITHOUT_FUNCTION_WORDS
+    ):
         return detected
     return expected
 
@@ -312,7 +321,7 @@ class CitationCheck:
 
 
 def check_answer(
-    text: str, n_sources: int, language: str, *, not_covered: Iterable[str] = ()
+    text: str, n_sources: int, language: str, *, not_covered: str | Iterable[str] = ()
 ) -> CitationCheck:
     """Remove markers that point at no source, then report uncited sentences, wrong language, emptiness.
 
@@ -325,7 +334,8 @@ def check_answer(
     if not _has_letters(strip_markers(fixed)):
         return CitationCheck(text=fixed, language=language, dangling=tuple(dangling), empty=True)
 
-    exempt = {_normalized(phrase) for phrase in not_covered}
+    phrases = [not_covered] if isinstance(not_covered, str) else list(not_covered)
+    exempt = {_normalized(phrase) for phrase in phrases}
     headings = _heading_spans(fixed)
     uncited: list[str] = []
     statements = refusals = 0
@@ -363,7 +373,7 @@ def check_answer(
 
 
 def renumber(text: str, sources: Sequence[Source]) -> tuple[str, tuple[Source, ...]]:
-    """Keep only the sources the text cites, numbered 1..k by first appearance; rewrite its markers to match."""
+    """Keep only the sources the text cites, numbered 1..k by first appearance; markers rewritten."""
     by_marker = {source.marker: source for source in sources}
     new_number: dict[int, int] = {}
     by_article: dict[str, int] = {}

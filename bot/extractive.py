@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,18 +23,28 @@ from index.errors import NewsbotError
 
 logger = logging.getLogger(__name__)
 
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set from a whitespace-separated word list (keeps long lists readable)."""
+    return frozenset(words.split())
+
+
 MAX_EMBEDDED = 10
-"""Sentences embedded per question: e5 costs ~50 ms a sentence on two cores."""
+"""Most sentences embedded per question."""
+EMBED_CHAR_BUDGET = 1200
+"""Most characters embedded per question: e5 on two cores costs ~0.2 ms a character, so ~0.25 s."""
+EMBED_SENTENCE_CHARS = 200
+"""A long sentence is embedded by its opening only; the gist of a news sentence comes first."""
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_FOLD = str.maketrans("іыэєґ", "ииеег")  # after NFD: ї→і, й→и, ё→е
 _MIN_LETTERS = 12
 _MIN_WORDS = 3
 _DUPLICATE_OVERLAP = 0.8
 _PER_PASSAGE_EMBEDDED = 3
 
 # Function and question words of en/ru/uk/bg/de/fr/es/it/pl; they say nothing about which sentence answers.
-_STOPWORDS = frozenset(
-    """
+_STOPWORDS = _wordset("""
     a an the of to in on at by for from with about into over after before during and or but not no is are was
     were be been being has have had do does did will would can could should may might must this that these
     those it its he him his she her they them their we our you your i me my what which who whom whose when
@@ -60,12 +71,13 @@ _STOPWORDS = frozenset(
     chi cosa dove quando come quanti quante quale perché si anche
     w we z ze na do od o i a ale lub nie jest są był była było były co kto gdzie kiedy jak ile dlaczego
     jaki jaka jakie się też już
-    """.split()
+    """)
+_WHO = _wordset(
+    "who whom кто кого кому кем хто кого кому кой коя кои кого wer wen wem qui quién quiénes chi kto"
 )
-_WHO = frozenset("who whom кто кого кому кем хто кого кому кой коя кои кого wer wen wem qui quién quiénes chi kto".split())
-_WHERE = frozenset("where где куда откуда де куди звідки къде накъде wo wohin woher où dónde dove gdzie".split())
-_WHEN = frozenset("when когда коли кога wann quand cuándo quando kiedy".split())
-_HOW_MANY = frozenset("сколько скільки колко combien cuántos cuántas quanti quante ile".split())
+_WHERE = _wordset("where где куда откуда де куди звідки къде накъде wo wohin woher où dónde dove gdzie")
+_WHEN = _wordset("when когда коли кога wann quand cuándo quando kiedy")
+_HOW_MANY = _wordset("сколько скільки колко combien cuántos cuántas quanti quante ile")
 _MONTHS = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|мая|май|июн|июл|авг|сен|окт|ноя|"
     r"дек|січ|лют|бер|кві|тра|чер|лип|сер|вер|жов|лис|гру|яну|юни|юли|сеп|окт|ное|мär|mai|okt|dez|janv|févr|"
@@ -128,8 +140,17 @@ def _same_word(a: str, b: str) -> bool:
     return a[:need] == b[:need]
 
 
+def _fold(word: str) -> str:
+    """Lower case without accents, and with the letters Russian, Ukrainian and Bulgarian spell apart merged.
+
+    So "Путін" meets "Путин", "Кім" meets "Ким", "Zürich" meets "Zurich".
+    """
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
+
+
 def _question_terms(question: str) -> dict[str, float]:
-    """Content words of the question with weights: names and numbers count more."""
+    """Content words of the question (folded) with weights: names and numbers count more."""
     terms: dict[str, float] = {}
     for index, word in enumerate(_words(question)):
         lower = word.lower()
@@ -140,7 +161,8 @@ def _question_terms(question: str) -> dict[str, float]:
         weight = 1.0
         if lower[0].isdigit() or (index > 0 and word[0].isupper()):
             weight = 1.5
-        terms[lower] = max(terms.get(lower, 0.0), weight)
+        term = _fold(word)
+        terms[term] = max(terms.get(term, 0.0), weight)
     return terms
 
 
@@ -159,15 +181,15 @@ def _answer_kind(question: str) -> str | None:
 
 
 def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> float:
-    """Whether the sentence has the kind of thing asked for: new names for who/where, digits for when/how many."""
+    """Whether the sentence holds what is asked for: new names for who/where, digits for when/how many."""
     if kind is None:
         return 0.0
     words = _words(sentence)
     if kind in ("who", "where"):
         names = [
-            w for i, w in enumerate(words) if i > 0 and w[0].isupper() and not any(
-                _same_word(w.lower(), t) for t in terms
-            )
+            w
+            for i, w in enumerate(words)
+            if i > 0 and w[0].isupper() and not any(_same_word(_fold(w), t) for t in terms)
         ]
         return min(len(names), 3) / 3
     has_digits = any(w[0].isdigit() for w in words)
@@ -228,7 +250,7 @@ def _score_lexical(question: str, candidates: list[_Candidate]) -> None:
     terms = _question_terms(question)
     if not terms or not candidates:
         return
-    sentence_words = [{w.lower() for w in _words(c.sentence)} for c in candidates]
+    sentence_words = [{_fold(w) for w in _words(c.sentence)} for c in candidates]
     matches = {
         term: {i for i, words in enumerate(sentence_words) if any(_same_word(term, w) for w in words)}
         for term in terms
@@ -244,6 +266,14 @@ def _score_lexical(question: str, candidates: list[_Candidate]) -> None:
         candidate.bonus = _kind_bonus(kind, candidate.sentence, terms)
 
 
+def _opening(sentence: str, limit: int) -> str:
+    """At most ``limit`` characters of ``sentence``, cut at a word boundary."""
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence.rfind(" ", 0, limit)
+    return sentence[: cut if cut > limit // 2 else limit]
+
+
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=False))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
@@ -253,16 +283,23 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 def _score_semantic(candidates: list[_Candidate], query_vector: Sequence[float], embedder: Embedder) -> None:
     """Cosine with the question for the few best candidates so far, spread to 0..1 among them."""
     pool: list[_Candidate] = []
+    texts: list[str] = []
     per_passage: dict[int, int] = {}
+    budget = EMBED_CHAR_BUDGET
     for candidate in sorted(candidates, key=lambda c: -c.score):
-        if per_passage.get(candidate.passage_rank, 0) >= _PER_PASSAGE_EMBEDDED:
+        text = _opening(candidate.sentence, EMBED_SENTENCE_CHARS)
+        if per_passage.get(candidate.passage_rank, 0) >= _PER_PASSAGE_EMBEDDED or len(text) > budget:
             continue
         per_passage[candidate.passage_rank] = per_passage.get(candidate.passage_rank, 0) + 1
         pool.append(candidate)
+        texts.append(text)
+        budget -= len(text)
         if len(pool) == MAX_EMBEDDED:
             break
+    if not pool:
+        return
     try:
-        vectors = embedder.embed_passages([c.sentence for c in pool])
+        vectors = embedder.embed_passages(texts)
     except NewsbotError as exc:
         logger.warning("sentence embedding failed, ranking evidence without it: %s", exc)
         return
@@ -297,7 +334,8 @@ def select_evidence(
 
     ranked = sorted(candidates, key=lambda c: -c.score)
     chosen = ranked[:limit]
-    if not any(c.passage_rank == 0 for c in chosen):
+    # The best passage always speaks (unless a single sentence is wanted: then the best sentence wins).
+    if limit > 1 and not any(c.passage_rank == 0 for c in chosen):
         best_of_top = next((c for c in ranked if c.passage_rank == 0), None)
         if best_of_top is not None:
             chosen[-1] = best_of_top
@@ -332,7 +370,7 @@ def extractive_answer(
     note_key: str | None = None,
     min_relative: float = 0.5,
 ) -> tuple[str, tuple[Source, ...]]:
-    """The articles' own sentences, best first, quoted verbatim under a framing line in ``language``, each cited.
+    """The articles' own sentences, best first, quoted verbatim under a framing line in ``language``.
 
     ``evidence`` reuses sentences already chosen (for the LLM prompt); ``note_key``
     names a phrase (``fallback_note``, ``llm_unavailable_note``) put on the framing
@@ -352,5 +390,7 @@ def extractive_answer(
         heading = f"{prompts.phrase(note_key, language)} {heading}"
     quote_open, quote_close = prompts.phrase("quote_open", language), prompts.phrase("quote_close", language)
     lines = [heading]
-    lines.extend(f"• {quote_open}{item.sentence}{quote_close} [{marker_of[item.article_id]}]" for item in chosen)
+    lines.extend(
+        f"• {quote_open}{item.sentence}{quote_close} [{marker_of[item.article_id]}]" for item in chosen
+    )
     return "\n".join(lines), sources

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import stamina
@@ -71,7 +72,9 @@ class ChatClient:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout)
+        # A loopback server (the bundled model, Ollama) must not be reached through an HTTP(S)_PROXY.
+        local = urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
+        self._http = http_client or httpx.Client(timeout=timeout, trust_env=not local)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def complete(

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -203,6 +204,7 @@ class LocalModelServer:
             if self._server is not None:
                 return
             path = resolve_model(self._settings, self._progress)
+            _check_port_free(self._settings.port)
             import xllamacpp
 
             started = time.monotonic()
@@ -268,6 +270,21 @@ class LocalModelServer:
         self.stop()
 
 
+def _check_port_free(port: int) -> None:
+    """Fail clearly on a taken port; llama.cpp would only say "failed to init server"."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind((_LOOPBACK, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"port {port} on {_LOOPBACK} is taken ({exc.strerror}); "
+                "set NEWSBOT_LLM__PORT to a free port or 0 to pick one"
+            ) from exc
+
+
 def _is_loopback(host: str) -> bool:
     with contextlib.suppress(ValueError):
         return ipaddress.ip_address(host).is_loopback
@@ -277,7 +294,7 @@ def _is_loopback(host: str) -> bool:
 def _wait_healthy(address: str, *, deadline: float) -> None:
     """Poll ``/health`` until it answers 200 or the deadline passes (checked at least once)."""
     last = "no answer"
-    with httpx.Client(timeout=2.0) as client:
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
         while True:
             try:
                 response = client.get(f"{address}/health")

@@ -115,7 +115,9 @@ def load_prompts(directory: Path | None = None) -> Prompts:
     """Read every template and phrase file under ``directory`` (default: the repository's ``prompts/``)."""
     folder = directory if directory is not None else DEFAULT_DIRECTORY
     if not folder.is_dir():
-        raise ConfigError(f"prompt folder {folder} does not exist: it must hold the *.j2 templates and phrases/")
+        raise ConfigError(
+            f"prompt folder {folder} does not exist: it must hold the *.j2 templates and phrases/"
+        )
     templates = {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))}
     if not templates:
         raise ConfigError(f"prompt folder {folder} has no *.j2 templates")
@@ -131,7 +133,9 @@ def load_prompts(directory: Path | None = None) -> Prompts:
         table = phrases.setdefault(lang, {})
         for key, value in _load_phrase_file(path).items():
             if (lang, key) in origin:
-                raise ConfigError(f"phrase {key!r} ({lang}) is defined twice: in {origin[lang, key]} and {path}")
+                raise ConfigError(
+                    f"phrase {key!r} ({lang}) is defined twice: in {origin[lang, key]} and {path}"
+                )
             origin[lang, key] = path
             table[key] = value
     logger.debug("loaded %d templates and phrases in %s from %s", len(templates), sorted(phrases), folder)

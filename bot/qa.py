@@ -20,8 +20,8 @@ from typing import Protocol
 
 from bot.citations import check_answer, renumber, sentence_spans, strip_markers
 from bot.conversation import rule_condense
-from bot.extractive import Evidence, extractive_answer, select_evidence
-from bot.models import Answer, Passage, Source, TokenSink, Turn
+from bot.extractive import EvidenceGroup, extractive_answer, number_evidence, select_evidence
+from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
 from bot.retrieval import Retrieval, Retriever
 from index.errors import LLMBadResponse, LLMUnavailable
@@ -101,7 +101,7 @@ def answer(
         text, sources = extractive_answer(standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence)
         return done(text, sources, "extractive")
 
-    groups, sources = _evidence_groups(evidence)
+    groups, sources = number_evidence(evidence)
     note_key = "fallback_note"
     try:
         generated = _generate_checked(
@@ -146,24 +146,6 @@ def _standalone(question: str, history: Sequence[Turn], language: str, pipeline:
     return rewritten
 
 
-def _evidence_groups(evidence: Sequence[Evidence]) -> tuple[list[dict[str, object]], list[Source]]:
-    """Evidence sentences grouped by article, numbered 1..k in order of first appearance."""
-    groups: dict[str, dict[str, object]] = {}
-    sources: list[Source] = []
-    for item in evidence:
-        passage: Passage = item.passage
-        group = groups.get(passage.article_id)
-        if group is None:
-            marker = len(groups) + 1
-            group = {"marker": marker, "title": passage.title, "date": passage.date, "sentences": []}
-            groups[passage.article_id] = group
-            sources.append(Source(marker, passage.article_id, passage.title, passage.url, passage.date))
-        sentences = group["sentences"]
-        assert isinstance(sentences, list)
-        sentences.append(item.sentence)
-    return list(groups.values()), sources
-
-
 def _messages(pipeline: Pipeline, template: str, **variables: object) -> list[Message]:
     return [
         {"role": "system", "content": pipeline.prompts.render("system")},
@@ -175,8 +157,8 @@ def _generate_checked(
     pipeline: Pipeline,
     question: str,
     language: str,
-    groups: list[dict[str, object]],
-    sources: list[Source],
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
     not_covered: str,
     *,
     on_token: TokenSink | None,

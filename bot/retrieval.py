@@ -66,6 +66,11 @@ class Retriever:
             self._generation = generation
             logger.info("keyword index rebuilt: %d chunks (generation %d)", len(chunks), generation)
 
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index, rebuilt first if the store changed since it was built."""
+        self._refresh()
+        return self._keyword
+
     def retrieve(self, question: str) -> Retrieval:
         """Rank articles and passages for ``question``; empty passages when nothing is relevant enough."""
         self._refresh()

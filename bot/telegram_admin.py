@@ -48,7 +48,7 @@ class AdminHandlers:
         await message.reply_text(self._texts.say("reindex_done", lang, summary=report.summary()))
 
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A ``.txt``/``.md`` document: check type and size, download it, save it into the corpus, index it."""
+        """A ``.txt``/``.md`` document: check type and size, download it, add it to the corpus and index."""
         user, message = update.effective_user, update.effective_message
         if user is None or message is None or message.document is None:
             return
@@ -64,7 +64,9 @@ class AdminHandlers:
         limit = self._tg.max_upload_bytes
 
         def too_big(size: int) -> str:
-            return self._texts.say("upload_too_big", lang, name=name, size=-(-size // 1000), limit=limit // 1000)
+            return self._texts.say(
+                "upload_too_big", lang, name=name, size=-(-size // 1000), limit=limit // 1000
+            )
 
         if document.file_size is not None and document.file_size > limit:
             await message.reply_text(too_big(document.file_size))
@@ -74,7 +76,7 @@ class AdminHandlers:
             await message.reply_text(too_big(len(data)))
             return
         async with self._index_lock:
-            await message.chat.send_action(ChatAction.TYPING)
+            await message.reply_chat_action(ChatAction.TYPING)
             report = await asyncio.to_thread(self._backend.add_article, name, data)
         saved = ", ".join((*report.added, *report.updated)) or name
         logger.info("Article %s uploaded by admin %s: %s", saved, user.id, report.summary())

@@ -103,11 +103,15 @@ def _hard_cut(text: str, fits: Callable[[str], bool]) -> list[str]:
     """Last resort for one enormous word: cut by characters."""
     pieces: list[str] = []
     while text:
-        end = len(text)
-        while end > 1 and not fits(text[:end]):
-            end = max(1, end * 3 // 4)
-        pieces.append(text[:end])
-        text = text[end:]
+        low, high = 1, len(text)  # the longest prefix that fits, by bisection
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(text[:middle]):
+                low = middle
+            else:
+                high = middle - 1
+        pieces.append(text[:low])
+        text = text[low:]
     return pieces
 
 
@@ -139,7 +143,7 @@ def render_answer(answer: Answer, sources_header: str, limit: int = MESSAGE_LIMI
         blocks.extend(render_text(piece) for piece in split_plain(paragraph, fits))
     if answer.sources:
         lines = [f"<b>{html.escape(sources_header, quote=False)}</b>"]
-        lines.extend(render_source(source) for source in answer.sources)
+        lines.extend(render_source(source) for source in sorted(answer.sources, key=lambda s: s.marker))
         blocks.extend(pack(lines, "\n", limit))
     return pack(blocks, "\n\n", limit) or ["…"]
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from telegram import Chat, LinkPreviewOptions, Message
+from telegram import LinkPreviewOptions, Message
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -27,17 +27,17 @@ NO_LINK_PREVIEWS = LinkPreviewOptions(is_disabled=True)
 _TYPING_EVERY = 4.5  # Telegram shows "typing…" for about five seconds
 
 
-async def _typing(chat: Chat) -> None:
+async def _typing(message: Message) -> None:
     try:
-        await chat.send_action(ChatAction.TYPING)
+        await message.reply_chat_action(ChatAction.TYPING)  # in the question's forum topic, if any
     except TelegramError as exc:
         logger.debug("sendChatAction failed: %s", exc)
 
 
-async def _keep_typing(chat: Chat) -> None:
+async def _keep_typing(message: Message) -> None:
     while True:
         await asyncio.sleep(_TYPING_EVERY)
-        await _typing(chat)
+        await _typing(message)
 
 
 async def stream_answer(
@@ -55,9 +55,9 @@ async def stream_answer(
     def on_token(token: str) -> None:  # runs in the worker thread
         loop.call_soon_threadsafe(tokens.append, token)
 
-    await _typing(message.chat)
+    await _typing(message)
     job = asyncio.ensure_future(asyncio.to_thread(produce, on_token))
-    typing = asyncio.create_task(_keep_typing(message.chat))
+    typing = asyncio.create_task(_keep_typing(message))
     preview: Message | None = None
     shown = ""
     try:
@@ -101,7 +101,9 @@ async def _deliver(message: Message, preview: Message | None, parts: list[str], 
         except TelegramError as exc:
             logger.warning("Could not edit the streamed answer, sending it anew: %s", exc)
     if not sent:
-        await message.reply_text(first, parse_mode=ParseMode.HTML, do_quote=quote, link_preview_options=NO_LINK_PREVIEWS)
+        await message.reply_text(
+            first, parse_mode=ParseMode.HTML, do_quote=quote, link_preview_options=NO_LINK_PREVIEWS
+        )
         if preview is not None:
             with contextlib.suppress(TelegramError):  # a stale partial answer is untidy, not harmful
                 await preview.delete()

@@ -50,3 +50,15 @@ class ArticleNotFound(NewsbotError):
 
 class LocalModelError(NewsbotError):
     """The bundled model cannot be assembled (a part missing or corrupt, disk full); names the fix."""
+
+
+class BadArticle(NewsbotError):
+    """A corpus file cannot be indexed (empty, binary, over the size limit, nothing left after cleaning).
+
+    Raised by ``index.articles``; a corpus load turns it into a skipped file with ``reason``
+    and a warning, an upload shows the user the message ("<file>: <reason>").
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message

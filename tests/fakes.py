@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -42,3 +42,32 @@ class HashEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
         return [self._vector(t) for t in texts]
+
+
+class QueueGenerator:
+    """A chat model that replies with queued texts (or raises queued errors) and records every request."""
+
+    def __init__(self, *replies: str | Exception) -> None:
+        self.replies = list(replies)
+        self.requests: list[list[dict[str, str]]] = []
+
+    def _next(self, messages: Sequence[dict[str, str]]) -> str:
+        self.requests.append([dict(m) for m in messages])
+        if not self.replies:
+            raise AssertionError("the fake generator was called more often than expected")
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def complete(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> str:
+        return self._next(messages)
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]:
+        text = self._next(messages)
+        for i in range(0, len(text), 7):
+            yield text[i : i + 7]

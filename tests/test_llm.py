@@ -36,7 +36,9 @@ def server() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def settings() -> LLMSettings:
-    return LLMSettings(provider="openai", base_url=BASE, model="news-model", api_key=SecretStr(KEY), retries=2)
+    return LLMSettings(
+        provider="openai", base_url=BASE, model="news-model", api_key=SecretStr(KEY), retries=2
+    )
 
 
 @pytest.fixture
@@ -57,13 +59,18 @@ def sse(*events: object, done: bool = True) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content="".join(lines).encode())
 
 
-def chunk(content: str | None = None, finish: str | None = None, role: str | None = None) -> dict[str, object]:
+def chunk(
+    content: str | None = None, finish: str | None = None, role: str | None = None
+) -> dict[str, object]:
     delta: dict[str, str] = {}
     if role:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
-    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 GOOD_STREAM = (chunk(role="assistant"), chunk("Team "), chunk("A won."), chunk(finish="stop"))
@@ -124,7 +131,9 @@ def test_local_server_url_and_model_replace_the_settings(settings: LLMSettings) 
     assert json.loads(route.calls.last.request.content)["model"] == "qwen"
 
 
-def test_stream_yields_deltas_in_order_and_asks_for_a_stream(client: ChatClient, server: respx.MockRouter) -> None:
+def test_stream_yields_deltas_in_order_and_asks_for_a_stream(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
     route = server.post("/chat/completions").mock(return_value=sse(*GOOD_STREAM))
 
     assert list(client.stream(MESSAGES, max_tokens=50)) == ["Team ", "A won."]
@@ -157,8 +166,12 @@ def test_timeouts_are_retried_then_reported(client: ChatClient, server: respx.Mo
     assert "NEWSBOT_LLM__TIMEOUT" in str(err.value)
 
 
-def test_refused_connection_names_the_url_and_the_setting(client: ChatClient, server: respx.MockRouter) -> None:
-    route = server.post("/chat/completions").mock(side_effect=httpx.ConnectError("[Errno 111] Connection refused"))
+def test_refused_connection_names_the_url_and_the_setting(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
+    route = server.post("/chat/completions").mock(
+        side_effect=httpx.ConnectError("[Errno 111] Connection refused")
+    )
 
     with pytest.raises(LLMUnavailable) as err:
         client.complete(MESSAGES)
@@ -178,7 +191,9 @@ def test_rate_limit_is_retried_and_then_answers(client: ChatClient, server: resp
     assert route.call_count == 2
 
 
-def test_retry_after_sets_the_wait_before_the_next_attempt(client: ChatClient, server: respx.MockRouter) -> None:
+def test_retry_after_sets_the_wait_before_the_next_attempt(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
     server.post("/chat/completions").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "0.05"}), completion()]
     )
@@ -194,7 +209,9 @@ def test_retry_after_sets_the_wait_before_the_next_attempt(client: ChatClient, s
 
 
 @pytest.mark.parametrize("retries", [0, 2, 4])
-def test_server_errors_exhaust_exactly_one_plus_retries_attempts(retries: int, server: respx.MockRouter) -> None:
+def test_server_errors_exhaust_exactly_one_plus_retries_attempts(
+    retries: int, server: respx.MockRouter
+) -> None:
     route = server.post("/chat/completions").mock(return_value=httpx.Response(503, text="overloaded"))
     client = make_chat_client(LLMSettings(provider="openai", base_url=BASE, retries=retries))
 
@@ -236,7 +253,9 @@ def test_missing_endpoint_points_at_the_base_url(client: ChatClient, server: res
         client.complete(MESSAGES)
 
 
-def test_bad_request_is_not_retried_and_quotes_the_server(client: ChatClient, server: respx.MockRouter) -> None:
+def test_bad_request_is_not_retried_and_quotes_the_server(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
     route = server.post("/chat/completions").mock(
         return_value=httpx.Response(400, json={"error": {"message": "prompt exceeds the context size"}})
     )
@@ -257,7 +276,9 @@ def test_bad_request_is_not_retried_and_quotes_the_server(client: ChatClient, se
     ],
     ids=["not-json", "empty-choices", "no-choices", "null-content"],
 )
-def test_malformed_reply_is_a_bad_response(reply: httpx.Response, client: ChatClient, server: respx.MockRouter) -> None:
+def test_malformed_reply_is_a_bad_response(
+    reply: httpx.Response, client: ChatClient, server: respx.MockRouter
+) -> None:
     route = server.post("/chat/completions").mock(return_value=reply)
 
     with pytest.raises(LLMBadResponse):
@@ -275,7 +296,9 @@ def test_malformed_reply_is_a_bad_response(reply: httpx.Response, client: ChatCl
     ],
     ids=["garbled-event", "cut-short", "error-event"],
 )
-def test_broken_stream_is_a_bad_response(reply: httpx.Response, client: ChatClient, server: respx.MockRouter) -> None:
+def test_broken_stream_is_a_bad_response(
+    reply: httpx.Response, client: ChatClient, server: respx.MockRouter
+) -> None:
     server.post("/chat/completions").mock(return_value=reply)
     received: list[str] = []
 
@@ -285,7 +308,9 @@ def test_broken_stream_is_a_bad_response(reply: httpx.Response, client: ChatClie
     assert received == ["Team "]
 
 
-def test_stream_failing_before_the_first_delta_is_retried(client: ChatClient, server: respx.MockRouter) -> None:
+def test_stream_failing_before_the_first_delta_is_retried(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
     route = server.post("/chat/completions").mock(
         side_effect=[httpx.Response(502), httpx.ConnectError("Connection refused"), sse(*GOOD_STREAM)]
     )
@@ -295,7 +320,9 @@ def test_stream_failing_before_the_first_delta_is_retried(client: ChatClient, se
 
 
 def test_stream_dropped_midway_is_not_retried(client: ChatClient, server: respx.MockRouter) -> None:
-    route = server.post("/chat/completions").mock(return_value=httpx.Response(200, stream=_DropsAfterFirstEvent()))
+    route = server.post("/chat/completions").mock(
+        return_value=httpx.Response(200, stream=_DropsAfterFirstEvent())
+    )
     received: list[str] = []
 
     with pytest.raises(LLMUnavailable, match="dropped the answer midway"):
@@ -306,7 +333,9 @@ def test_stream_dropped_midway_is_not_retried(client: ChatClient, server: respx.
 
 
 def test_stream_rejected_key_is_not_retried(client: ChatClient, server: respx.MockRouter) -> None:
-    route = server.post("/chat/completions").mock(return_value=httpx.Response(403, json={"error": "forbidden"}))
+    route = server.post("/chat/completions").mock(
+        return_value=httpx.Response(403, json={"error": "forbidden"})
+    )
 
     with pytest.raises(LLMUnavailable, match="refused the API key \\(HTTP 403\\)"):
         list(client.stream(MESSAGES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import socket
 import uuid
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def part_file(model: BundledModel, number: int) -> Path:
 def test_parts_are_joined_in_order_with_progress(tmp_path: Path, fake_model: BundledModel) -> None:
     seen: list[tuple[int, int]] = []
 
-    path = ensure_model(tmp_path / "cache", model=fake_model, progress=lambda done, total: seen.append((done, total)))
+    path = ensure_model(
+        tmp_path / "cache", model=fake_model, progress=lambda done, total: seen.append((done, total))
+    )
 
     assert path == tmp_path / "cache" / "tiny.gguf"
     assert path.read_bytes() == b"".join(CHUNKS)
@@ -83,7 +86,7 @@ def test_corrupted_part_fails_and_leaves_nothing_behind(tmp_path: Path, fake_mod
     damaged.write_bytes(bytes(data))
     cache = tmp_path / "cache"
 
-    with pytest.raises(LocalModelError, match="corrupt.*pip install --force-reinstall"):
+    with pytest.raises(LocalModelError, match=r"corrupt.*pip install --force-reinstall"):
         ensure_model(cache, model=fake_model)
 
     assert list(cache.iterdir()) == []
@@ -107,7 +110,9 @@ def test_missing_part_file_names_the_package_to_reinstall(tmp_path: Path, fake_m
         ensure_model(tmp_path, model=fake_model)
 
 
-def test_uninstalled_bundled_part_names_its_pip_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_uninstalled_bundled_part_names_its_pip_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
@@ -143,17 +148,31 @@ def test_file_that_is_not_a_gguf_fails_to_start_clearly(tmp_path: Path) -> None:
     junk.write_bytes(b"definitely not a model" * 100)
     server = LocalModelServer(LLMSettings(model_path=junk, context_size=512))
 
-    with pytest.raises(LLMUnavailable, match="could not load .*junk.gguf"):
+    with pytest.raises(LLMUnavailable, match=r"could not load .*junk\.gguf"):
         server.start()
     with pytest.raises(LLMUnavailable, match="not running"):
         _ = server.base_url
     server.stop()
 
 
+def test_taken_port_names_the_port_setting(tmp_path: Path) -> None:
+    model = tmp_path / "any.gguf"
+    model.write_bytes(b"GGUF")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        with pytest.raises(ConfigError, match=f"port {port} .*NEWSBOT_LLM__PORT"):
+            LocalModelServer(LLMSettings(model_path=model, port=port)).start()
+
+
 @pytest.mark.llm
 def test_bundled_model_answers_through_the_chat_client(tmp_path: Path) -> None:
     settings = LLMSettings(cache_dir=tmp_path, context_size=2048, max_tokens=24, temperature=0.0)
-    question = [{"role": "user", "content": "In one short sentence: what are the capitals of France and Italy?"}]
+    question = [
+        {"role": "user", "content": "In one short sentence: what are the capitals of France and Italy?"}
+    ]
     try:
         with LocalModelServer(settings) as server:
             assert server.base_url.startswith("http://127.0.0.1:")

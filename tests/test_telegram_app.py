@@ -17,10 +17,11 @@ import httpx
 import pytest
 import respx
 from telegram import Update
+from telegram.ext import Application
 
 from bot.config import ChatSettings, Settings, TelegramSettings
 from bot.models import Answer, Source, TokenSink, Turn
-from bot.telegram_app import NewsbotApplication, build_application
+from bot.telegram_app import NewsbotApplication, build_application, run_bot
 from index.config import IndexSettings
 from index.errors import ConfigError, IndexBusy
 from index.models import ArticleInfo, IndexStats, ReindexReport
@@ -34,7 +35,9 @@ ADMIN = 4242
 GROUP = -100777
 
 SOURCES = (
-    Source(1, "kim-putin", "Kim to meet Putin <in Vladivostok>", "https://example.com/kim?a=1&b=2", "2023-09-05"),
+    Source(
+        1, "kim-putin", "Kim to meet Putin <in Vladivostok>", "https://example.com/kim?a=1&b=2", "2023-09-05"
+    ),
     Source(2, "eu-grain", "EU grain & Ukraine", None, "2023-09-10"),
 )
 
@@ -45,6 +48,7 @@ class FakeBackend:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Turn, ...]]] = []
         self.tokens: list[str] = []
+        self.stages: list[tuple[str, threading.Event]] = []  # tokens sent only once their event is set
         self.text = "Kim will meet Putin [1]. <script>alert(1)</script> & grain [2]."
         self.sources: tuple[Source, ...] = SOURCES
         self.language = "en"
@@ -60,6 +64,10 @@ class FakeBackend:
     def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:
         self.calls.append((question, tuple(history)))
         for token in self.tokens:
+            if on_token is not None:
+                on_token(token)
+        for token, release in self.stages:
+            assert release.wait(10), "the test never released the next token"
             if on_token is not None:
                 on_token(token)
         if self.gate is not None:
@@ -112,7 +120,7 @@ class BotAPI:
                 "result": {"file_id": "F1", "file_unique_id": "U1", "file_path": "documents/file_1.txt"},
             }
         )
-        self.download = mock.get(f"{FILES}/documents/file_1.txt").respond(content="Title\n\nBody text.".encode())
+        self.download = mock.get(f"{FILES}/documents/file_1.txt").respond(content=b"Title\n\nBody text.")
 
     def _message(self, request: httpx.Request) -> httpx.Response:
         data = params(request)
@@ -176,9 +184,11 @@ def make_settings(tmp_path: Path, **telegram: Any) -> Settings:
     values: dict[str, Any] = {"token": TOKEN, "admins": [ADMIN], **telegram}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        telegram=TelegramSettings(**values),
-        chat=ChatSettings(history_turns=3),
-        index=IndexSettings(data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus"),
+        telegram=TelegramSettings.model_validate(values),
+        chat=ChatSettings.model_validate({"history_turns": 3}),
+        index=IndexSettings.model_validate(
+            {"data_dir": tmp_path / "data", "corpus_dir": tmp_path / "corpus"}
+        ),
     )
 
 
@@ -266,8 +276,8 @@ async def test_answer_is_escaped_html_with_bold_markers_and_linked_sources(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; grain <b>[2]</b>." in text
     assert "Kim will meet Putin <b>[1]</b>." in text
     assert "<script>" not in text
-    assert '<b>[1]</b> <a href="https://example.com/kim?a=1&amp;b=2">Kim to meet Putin &lt;in Vladivostok&gt;</a>' in text
-    assert "· 2023-09-05" in text
+    link = '<a href="https://example.com/kim?a=1&amp;b=2">Kim to meet Putin &lt;in Vladivostok&gt;</a>'
+    assert f"<b>[1]</b> {link} · 2023-09-05" in text
     assert "<b>[2]</b> EU grain &amp; Ukraine · <code>eu-grain</code> · 2023-09-10" in text
     assert "<b>Sources</b>" in text
     visible(text)
@@ -344,7 +354,9 @@ async def test_final_edit_failure_falls_back_to_a_new_message(
 ) -> None:
     backend.tokens = ["Kim will meet Putin"]
     backend.gate = threading.Event()
-    fail_once = [httpx.Response(500, json={"ok": False, "error_code": 500, "description": "Internal Server Error"})]
+    fail_once = [
+        httpx.Response(500, json={"ok": False, "error_code": 500, "description": "Internal Server Error"})
+    ]
     api.edit.side_effect = lambda request: fail_once.pop() if fail_once else api._message(request)
     task = asyncio.create_task(feed(app, message_update("What about Kim?")))
     await eventually(lambda: api.send.called)
@@ -355,13 +367,41 @@ async def test_final_edit_failure_falls_back_to_a_new_message(
     final = params(api.send.calls.last.request)
     assert final["parse_mode"] == "HTML"
     assert "Kim will meet Putin <b>[1]</b>." in final["text"]
-    assert params(api.delete.calls.last.request)["message_id"] == params(api.edit.calls.last.request)["message_id"]
+    assert (
+        params(api.delete.calls.last.request)["message_id"]
+        == params(api.edit.calls.last.request)["message_id"]
+    )
+
+
+async def test_failed_edit_mid_stream_does_not_lose_the_answer(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.tokens = ["Kim will"]
+    next_token = threading.Event()
+    backend.stages = [(" meet Putin", next_token)]
+    backend.gate = threading.Event()
+    fail_once = [httpx.Response(400, json={"ok": False, "error_code": 400, "description": "Bad Request: x"})]
+    api.edit.side_effect = lambda request: fail_once.pop() if fail_once else api._message(request)
+    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+    await eventually(lambda: api.send.called)
+    next_token.set()
+    await eventually(lambda: api.edit.called)
+    assert params(api.edit.calls.last.request)["text"] == "Kim will meet Putin …"  # this edit fails
+    backend.gate.set()
+    await task
+
+    assert api.send.call_count == 1  # the preview only: the final answer went into it
+    final = params(api.edit.calls.last.request)
+    assert final["parse_mode"] == "HTML"
+    assert final["text"].startswith("Kim will meet Putin <b>[1]</b>.")
 
 
 async def test_bot_keeps_answering_after_a_failed_send(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
-    failures = [httpx.Response(400, json={"ok": False, "error_code": 400, "description": "Bad Request: oops"})]
+    failures = [
+        httpx.Response(400, json={"ok": False, "error_code": 400, "description": "Bad Request: oops"})
+    ]
     api.send.side_effect = lambda request: failures.pop() if failures else api._message(request)
     await feed(app, message_update("First question"))
     await feed(app, message_update("Second question"))
@@ -377,7 +417,12 @@ async def test_flood_limit_retry_after_is_honoured(
     flood = [
         httpx.Response(
             429,
-            json={"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 1}},
+            json={
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests",
+                "parameters": {"retry_after": 1},
+            },
         )
     ]
     api.send.side_effect = lambda request: flood.pop() if flood else api._message(request)
@@ -395,7 +440,9 @@ async def test_token_never_reaches_the_logs(
             await feed(application, message_update("What about Kim?"))
     assert api.send.called
     assert caplog.records
-    assert all(TOKEN not in r.getMessage() and TOKEN.split(":")[1] not in r.getMessage() for r in caplog.records)
+    assert all(
+        TOKEN not in r.getMessage() and TOKEN.split(":")[1] not in r.getMessage() for r in caplog.records
+    )
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -432,7 +479,9 @@ async def test_history_survives_a_restart(make_app: Builder, api: BotAPI, backen
     assert backend.calls[1][1] == (Turn("Who meets Putin?", backend.text, "en"),)
 
 
-async def test_each_chat_has_its_own_history(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+async def test_each_chat_has_its_own_history(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
     await feed(app, message_update("Who meets Putin?", chat_id=USER, user_id=USER))
     await feed(app, message_update("Where?", chat_id=2002, user_id=2002))
     assert backend.calls[1] == ("Where?", ())
@@ -497,7 +546,9 @@ async def test_user_outside_the_allow_list_is_refused_without_touching_the_corpu
 ) -> None:
     application = make_app(allowed_users=[USER])
     async with application:
-        await feed(application, message_update("What about Kim?", chat_id=6006, user_id=6006, language_code="de"))
+        await feed(
+            application, message_update("What about Kim?", chat_id=6006, user_id=6006, language_code="de")
+        )
         await feed(application, message_update("/sources", chat_id=6006, user_id=6006))
         await feed(application, message_update("What about Kim?"))
     assert api.texts(6006) == [
@@ -505,6 +556,23 @@ async def test_user_outside_the_allow_list_is_refused_without_touching_the_corpu
         "Sorry, this bot is private and you are not on its list of users.",
     ]
     assert backend.calls == [("What about Kim?", ())]
+
+
+async def test_outsider_in_a_group_is_refused_only_when_addressing_the_bot(
+    make_app: Builder, api: BotAPI, backend: FakeBackend
+) -> None:
+    application = make_app(allowed_users=[USER])
+    mention = [{"type": "mention", "offset": 0, "length": len("@newsbot_test_bot")}]
+    async with application:
+        await feed(application, message_update("Nice weather today", chat_id=GROUP, user_id=6006))
+        await feed(application, message_update("/help@other_bot", chat_id=GROUP, user_id=6006))
+        assert not api.send.called
+        await feed(application, message_update("/help@newsbot_test_bot", chat_id=GROUP, user_id=6006))
+        await feed(
+            application, message_update("@newsbot_test_bot hi", chat_id=GROUP, user_id=6006, entities=mention)
+        )
+    assert api.texts(GROUP) == ["Sorry, this bot is private and you are not on its list of users."] * 2
+    assert backend.calls == []
 
 
 # --- groups ----------------------------------------------------------------------------------
@@ -533,8 +601,16 @@ async def test_group_mention_is_answered_with_the_mention_stripped(
     assert json.loads(sent["reply_parameters"])["message_id"] > 0  # answers quote the question in groups
 
 
-async def test_group_reply_to_the_bot_is_answered(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
-    earlier = {"message_id": 1, "date": 0, "chat": {"id": GROUP, "type": "supergroup"}, "from": BOT, "text": "…"}
+async def test_group_reply_to_the_bot_is_answered(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    earlier = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": GROUP, "type": "supergroup"},
+        "from": BOT,
+        "text": "…",
+    }
     await feed(app, message_update("And the grain?", chat_id=GROUP, reply_to=earlier))
     assert backend.calls == [("And the grain?", ())]
 
@@ -567,7 +643,8 @@ async def test_sources_are_paged_with_buttons(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
     backend.article_list = [
-        ArticleInfo(f"a{i:02}", f"Article <{i}>", "en", 1, None, f"2023-09-{i % 28 + 1:02}") for i in range(40)
+        ArticleInfo(f"a{i:02}", f"Article <{i}>", "en", 1, None, f"2023-09-{i % 28 + 1:02}")
+        for i in range(40)
     ]
     await feed(app, message_update("/sources"))
     first = params(api.send.calls.last.request)
@@ -579,7 +656,9 @@ async def test_sources_are_paged_with_buttons(
     await feed(app, message_update("/sources 3"))
     third = params(api.send.calls.last.request)
     assert third["text"].startswith("<b>Indexed articles — page 3 of 3 (40 in total)</b>\n31. ")
-    assert [b["callback_data"] for b in json.loads(third["reply_markup"])["inline_keyboard"][0]] == ["sources:2"]
+    assert [b["callback_data"] for b in json.loads(third["reply_markup"])["inline_keyboard"][0]] == [
+        "sources:2"
+    ]
 
     press = {
         "update_id": next(_update_ids),
@@ -600,7 +679,9 @@ async def test_sources_are_paged_with_buttons(
     assert [b["callback_data"] for b in buttons] == ["sources:1", "sources:3"]
 
 
-async def test_sources_with_an_empty_index(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+async def test_sources_with_an_empty_index(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
     backend.article_list = []
     await feed(app, message_update("/sources"))
     assert api.texts() == ["No articles are indexed yet."]
@@ -629,7 +710,9 @@ def document_update(name: str, size: int | None, user_id: int = ADMIN) -> dict[s
     return message_update(chat_id=user_id, user_id=user_id, document=document)
 
 
-async def test_admin_upload_is_downloaded_and_added(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+async def test_admin_upload_is_downloaded_and_added(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
     await feed(app, document_update("new.txt", 30))
     assert params(api.get_file.calls.last.request) == {"file_id": "F1"}
     assert api.download.called
@@ -638,7 +721,9 @@ async def test_admin_upload_is_downloaded_and_added(app: NewsbotApplication, api
     assert api.texts(ADMIN) == [f"Saved new: {summary}"]
 
 
-async def test_upload_from_a_non_admin_is_refused(app: NewsbotApplication, api: BotAPI, backend: FakeBackend) -> None:
+async def test_upload_from_a_non_admin_is_refused(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
     await feed(app, document_update("new.txt", 30, user_id=USER))
     assert api.texts(USER) == ["Sorry, only the bot's administrators can do that."]
     assert not api.get_file.called
@@ -684,3 +769,59 @@ async def test_self_hosted_bot_api_url_is_used(tmp_path: Path, backend: FakeBack
     application = build_application(settings, backend)
     assert application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
     assert application.bot.base_file_url == f"http://127.0.0.1:8081/file/bot{TOKEN}"
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def test_run_bot_polls_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(Application, "run_polling", lambda self, **kwargs: seen.append(kwargs))
+    run_bot(make_settings(tmp_path), FakeBackend())
+    assert seen == [{"allowed_updates": Update.ALL_TYPES}]
+
+
+def test_run_bot_serves_a_webhook_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(Application, "run_webhook", lambda self, **kwargs: seen.append(kwargs))
+    settings = make_settings(
+        tmp_path,
+        webhook_url="https://bot.example.org/hook/news",
+        webhook_port=8081,
+        webhook_secret="s3cr3t_-x",
+    )
+    run_bot(settings, FakeBackend())
+    assert seen == [
+        {
+            "listen": "127.0.0.1",
+            "port": 8081,
+            "url_path": "hook/news",
+            "webhook_url": "https://bot.example.org/hook/news",
+            "secret_token": "s3cr3t_-x",
+            "allowed_updates": Update.ALL_TYPES,
+        }
+    ]
+
+
+def test_run_bot_webhook_url_argument_wins_and_bad_secret_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(Application, "run_webhook", lambda self, **kwargs: seen.append(kwargs))
+    run_bot(make_settings(tmp_path), FakeBackend(), webhook_url="https://other.example.org/")
+    assert seen[0]["webhook_url"] == "https://other.example.org/"
+    assert seen[0]["url_path"] == ""
+    assert seen[0]["secret_token"] is None
+    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM__WEBHOOK_SECRET"):
+        run_bot(
+            make_settings(tmp_path, webhook_secret="has spaces"), FakeBackend(), webhook_url="https://x.org/"
+        )
+
+
+def test_token_rejected_by_telegram_is_a_config_error(tmp_path: Path) -> None:
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post(f"{API}/getMe").respond(
+            401, json={"ok": False, "error_code": 401, "description": "Unauthorized"}
+        )
+        with pytest.raises(ConfigError, match="rejected the bot token"):
+            run_bot(make_settings(tmp_path), FakeBackend())

@@ -1,0 +1,531 @@
+"""The clean step: cut the page furniture a scraper leaves around a news article.
+
+Rules go from sure to cautious. Lines that cannot be prose (counters, ids,
+currency rates, numbered tickers, share buttons), a "related news" heading and
+the teasers under it, and clusters of short headline-like lines between
+paragraphs (teasers of other stories) go by shape. Only then, and only for a
+contiguous tail, does topic decide: trailing paragraphs that share almost
+nothing with the rest of the article are cut. In doubt, a line stays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from index.models import Removal
+
+logger = logging.getLogger(__name__)
+
+# Bump whenever a rule here (or the metadata lines index.articles takes from the
+# top of a file) changes what text an article ends up with: it is part of every
+# fingerprint, so the next reindex re-reads everything.
+CLEANER_VERSION = "1"
+
+JUNK = "ticker/counter lines"
+CURRENCY = "currency rates"
+TICKER = "numbered news ticker"
+CONTROLS = "page controls"
+CREDIT = "photo credit"
+RELATED = "related-news heading and teaser list"
+READ_ALSO = "read-also link"
+REPEATED = "repeated teaser headline"
+REPEATED_PARAGRAPH = "repeated paragraph"
+TEASERS = "teaser headlines between paragraphs"
+OFF_TOPIC = "off-topic trailing paragraph"
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+_TERMINAL = ".!?…"
+_CLOSERS = "\"'»”’)]›"
+_OPENERS = "\"'«„“‘([‹"
+_LIST_ITEM = re.compile(r"^(?:[-*•·–—▪►]\s|\d{1,3}[.)](?!\d)|[a-zа-я][.)]\s)")
+_LETTER = re.compile(r"[^\W\d_]")
+_WORDS = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_ID_TOKEN = re.compile(r"^(?=(?:\D*\d){4})[\w-]+$")
+_NUMBERISH = re.compile(r"^[\d\s.,:;/|+−–—%()-]+$")
+
+_CURRENCY_CODE_LIST = (
+    "USD EUR RUB GBP CNY JPY CHF KZT UAH BGN BYN PLN TRY CZK HUF RON SEK NOK DKK CAD AUD INR KRW "
+    "KPW GEL AMD AZN UZS KGS TJS MDL RSD BTC ETH"
+)
+_CURRENCY_CODES = frozenset(_CURRENCY_CODE_LIST.split())
+_CURRENCY_SYMBOLS = "$€₽£¥₴₸₾"
+_CURRENCY_LINE = re.compile(
+    r"^(?P<code>[A-Z]{3}|[" + _CURRENCY_SYMBOLS + r"])\s*:?\s*(?P<rest>[\d\s.,/|+−–-]*)$"
+)
+_RATES_HEADINGS = frozenset(
+    ["курс валют", "курсы валют", "курс валюти", "курси валют", "валутни курсове", "exchange rates"]
+)
+
+
+def _phrases(text: str) -> frozenset[str]:
+    """A set of phrases written one group of languages per line, separated by "|"."""
+    return frozenset(p.strip() for p in text.replace("\n", "|").split("|") if p.strip())
+
+
+_RELATED_HEADINGS = _phrases(
+    """
+    похожие новости | похожие материалы | похожие статьи | читайте также | читайте еще | читайте ещё
+    смотрите также | другие новости | новости по теме | материалы по теме | статьи по теме | по теме
+    еще по теме | ещё по теме | последние новости | главные новости | самое читаемое | самое популярное
+    популярное | лента новостей | рекомендуем | вам может быть интересно | вас может заинтересовать
+    еще новости | ещё новости | новости партнеров | новости партнёров
+    схожі новини | схожі матеріали | читайте також | дивіться також | інші новини | новини за темою
+    матеріали за темою | за темою | останні новини | головні новини | найпопулярніше | популярне
+    стрічка новин | вас може зацікавити | рекомендуємо | більше новин | новини партнерів
+    подобни новини | свързани новини | свързани статии | още новини | прочетете още | прочетете също
+    още по темата | по темата | най-четени | най-четеното | последни новини | водещи новини | вижте още
+    вижте също | още от категорията | препоръчано
+    related | related news | related articles | related stories | related content | read more
+    read also | also read | see also | more news | more stories | latest news | top stories | most read
+    most popular | you may also like | you might also like | recommended | recommended for you
+    more on this story | trending | trending now
+    mehr zum thema | das könnte sie auch interessieren | weitere nachrichten | ähnliche artikel
+    lesen sie auch | meistgelesen | à lire aussi | lire aussi | sur le même sujet | articles similaires
+    noticias relacionadas | te puede interesar | lee también | leggi anche | articoli correlati
+    czytaj też | czytaj także | zobacz też
+    """
+)
+_CONTROLS = _phrases(
+    """
+    поделиться | поделитесь | поширити | поділитися | сподели | share | share this | tweet
+    реклама | advertisement | anzeige | комментарии | коментарі | коментари | comments
+    подписаться | підписатися | subscribe | print | печать | друк | копировать ссылку
+    скопіювати посилання | copy link | читать далее | читати далі | прочети още | read more »
+    facebook | twitter | telegram | vk | whatsapp | viber | email | e-mail
+    """
+)
+_SUBSCRIBE = re.compile(
+    r"^(?:подписывайтесь|подпишитесь|підписуйтесь|підпишіться|абонирайте се|последвайте ни|"
+    r"следете ни|subscribe to|follow us|folgen sie uns|abonnez-vous)\b",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(
+    r"^(?:фото|фотография|снимка|photo|image|credit|foto|bild|иллюстрация|ілюстрація|илюстрация)"
+    r"(?:\s*[:©/]|\s+by\b|(?:\s+[\w.&-]+){1,5}$)",
+    re.IGNORECASE,
+)
+
+_STOPWORD_LIST = """
+    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне
+    было вот от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него
+    до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы
+    тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому
+    этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех никогда
+    можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая много
+    разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда
+    конечно всю между также который которые которая которое которых которым это эта её года году
+    заявил заявила сообщил сообщила сказал сказала отметил отметила стало время
+    і й та що це як але або від для про при через після цей ця ці ці цього цієї цих який яка яке які
+    якого якої яких також був була було були буде бути вже ще лише тільки його її їх ним них нього неї
+    він вона вони ми ви ти мене тебе нас вас себе свій своя своє свої чи коли де тут там теж навіть
+    зокрема щоб щодо між під над перед без його року році заявив заявила повідомив повідомила сказав
+    сказала зазначив зазначила може можуть
+    на за със към във от до по при за че ще да се си са е бе беше бяха бил била било били този тази
+    това тези който която което които като но или ако след пред между под над без му ѝ ги им го ни ви
+    нас вас тях той тя те ние вие аз ти също така така още вече само според каза заяви съобщи година
+    the a an and or but if then of to in on at by for with from as is are was were be been being it its
+    this that these those he she they them his her their we you our your i me my not no so do does did
+    has have had will would can could should may might must also than into about over after before
+    under between through during said says say which who whom whose what when where why how there here
+    all any some more most other such only own same very just one two new year years
+"""
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+
+
+@dataclass
+class _Line:
+    """One paragraph of the page and, once a rule claims it, why it goes."""
+
+    text: str
+    blank_before: bool
+    reason: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.reason is None
+
+
+def clean_text(text: str, title: str | None = None) -> tuple[str, tuple[Removal, ...]]:
+    """The article body without page furniture (paragraphs split by one blank line), and what went and why."""
+    lines = _paragraphs(text)
+    _mark_line_furniture(lines)
+    _mark_related_sections(lines, title)
+    _mark_repeats_and_teasers(lines, title)
+    _mark_off_topic_tail(lines, title)
+    kept = "\n\n".join(line.text for line in lines if line.kept)
+    removed = tuple(_removals(lines))
+    for removal in removed:
+        logger.debug("cut %s: %.60s", removal.reason, removal.text)
+    return kept, removed
+
+
+def _normalise(line: str) -> str:
+    return " ".join(line.translate(_INVISIBLE).split())
+
+
+def _paragraphs(text: str) -> list[_Line]:
+    """Lines with whitespace normalised; hard-wrapped prose joined back into paragraphs."""
+    blocks: list[list[str]] = [[]]
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = _normalise(raw)
+        if line:
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    result: list[_Line] = []
+    for block in blocks:
+        if not block:
+            continue
+        joins = [_continues(a, b) for a, b in itertools.pairwise(block)]
+        wrapped = len(block) >= 3 and sum(joins) * 2 >= len(joins) and max(map(len, block)) <= 110
+        current = block[0]
+        pieces: list[str] = []
+        for joined, nxt in zip(joins, block[1:], strict=True):
+            if joined or (wrapped and not _LIST_ITEM.match(nxt)):
+                current = f"{current} {nxt}"
+            else:
+                pieces.append(current)
+                current = nxt
+        pieces.append(current)
+        result.extend(_Line(piece, blank_before=i == 0) for i, piece in enumerate(pieces))
+    return result
+
+
+def _continues(line: str, nxt: str) -> bool:
+    """The next line carries on this line's sentence (the page was hard-wrapped)."""
+    if _ends_sentence(line) or line.endswith(":") or not nxt[:1].islower():
+        return False
+    return not (_is_junk(line) or _is_junk(nxt))
+
+
+def _ends_sentence(line: str) -> bool:
+    return line.rstrip(_CLOSERS)[-1:] in _TERMINAL
+
+
+def _has_letter(line: str) -> bool:
+    return _LETTER.search(line) is not None
+
+
+def _is_pictograph(char: str) -> bool:
+    point = ord(char)
+    return 0x1F000 <= point <= 0x1FAFF or (point >= 0x2190 and unicodedata.category(char) == "So")
+
+
+def _is_junk(line: str) -> bool:
+    """Cannot be prose: no letters at all, or one token that is mostly digits (an id, a counter)."""
+    if not _has_letter(line):
+        return True
+    return " " not in line and _ID_TOKEN.match(line) is not None and len(line) >= 6
+
+
+def _is_ticker_item(line: str) -> bool:
+    """A line like "3🔥 Headline": a rank number glued to a pictograph."""
+    match = re.match(r"^\d{1,3}\s?", line)
+    if match is None:
+        return False
+    rest = line[match.end() :]
+    return bool(rest) and _is_pictograph(rest[0])
+
+
+def _currency_part(line: str) -> str | None:
+    """ "code" for a currency-code line, "rate" for a rate line with its code, else None."""
+    if _fold(line) in _RATES_HEADINGS:
+        return "code"
+    match = _CURRENCY_LINE.match(line)
+    if match is None:
+        return None
+    code = match.group("code")
+    if len(code) == 3 and code not in _CURRENCY_CODES:
+        return None
+    return "rate" if any(ch.isdigit() for ch in match.group("rest")) else "code"
+
+
+def _fold(line: str) -> str:
+    """Lower case without the trailing punctuation, arrows and bullets headings and buttons carry."""
+    return line.casefold().strip(" :.…!|»›→>·•-—–\"'«„“”").strip()
+
+
+def _mark_line_furniture(lines: list[_Line]) -> None:
+    """Counters, ids, currency rates, numbered tickers, buttons, credits: each line judged alone."""
+    for line in lines:
+        folded = _fold(line.text)
+        if _currency_part(line.text) == "rate":
+            line.reason = CURRENCY
+        elif _is_ticker_item(line.text):
+            line.reason = TICKER
+        elif _is_junk(line.text):
+            line.reason = JUNK
+        elif folded in _CONTROLS or (len(line.text) <= 120 and _SUBSCRIBE.match(line.text)):
+            line.reason = CONTROLS
+        elif len(line.text) <= 100 and _CREDIT.match(line.text) and not _ends_sentence(line.text):
+            line.reason = CREDIT
+    for i, line in enumerate(lines):
+        if line.kept and _currency_part(line.text) == "code":
+            neighbours = lines[max(0, i - 1) : i + 2]
+            if any(n.reason == JUNK and _NUMBERISH.match(n.text) for n in neighbours):
+                line.reason = CURRENCY
+    _spread(lines, CURRENCY, joins=_currency_neighbour)
+    # A lone "1🔥 ..." could be an emoji list in the article; a ticker has several.
+    items = [line for line in lines if line.reason == TICKER]
+    if len(items) < 2:
+        for line in items:
+            line.reason = None
+        return
+    _spread(lines, TICKER, joins=lambda line: line.reason == JUNK)
+
+
+def _currency_neighbour(line: _Line) -> bool:
+    return (line.reason == JUNK and _NUMBERISH.match(line.text) is not None) or (
+        line.kept and _currency_part(line.text) == "code"
+    )
+
+
+def _spread(lines: list[_Line], reason: str, *, joins: Callable[[_Line], bool]) -> None:
+    """Lines that ``joins`` accepts and that touch a run with ``reason`` become part of that run."""
+    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+        previous: str | None = None
+        for i in order:
+            if previous == reason and joins(lines[i]):
+                lines[i].reason = reason
+            previous = lines[i].reason
+
+
+def _is_headline_like(line: str) -> bool:
+    """Short, one line, capitalised, no closing punctuation: how teasers of other stories look."""
+    if len(line) > 160 or _ends_sentence(line) or line[-1] in ",;:—–-" or _LIST_ITEM.match(line):
+        return False
+    if line.startswith("#"):
+        return False
+    words = line.split()
+    if not 2 <= len(words) <= 25:
+        return False
+    first = line.lstrip(_OPENERS + " ")[:1]
+    return first.isupper() or first.isdigit()
+
+
+def _is_truncated(line: str) -> bool:
+    """Ends in the middle of a sentence, as a teaser blurb cut to length does."""
+    last = line.rstrip(_CLOSERS)[-1:]
+    return last.isalnum()
+
+
+def _is_short_question(line: str) -> bool:
+    return line.endswith("?") and len(line) <= 100 and len(line.split()) <= 14
+
+
+def _is_body(line: str) -> bool:
+    return _ends_sentence(line) and len(line.split()) >= 8
+
+
+def _related_heading(line: str) -> tuple[str, str] | None:
+    """("heading", "") for a related-news heading alone, ("inline", teaser) for "Read also: <teaser>"."""
+    folded = _fold(line)
+    if folded in _RELATED_HEADINGS and len(line) <= 60:
+        return "heading", ""
+    match = re.match(r"^(?P<head>[^:—–]{3,40})\s*[:—–]\s*(?P<rest>\S.*)$", line)
+    if match and _fold(match.group("head")) in _RELATED_HEADINGS and len(line) <= 250:
+        return "inline", match.group("rest")
+    return None
+
+
+def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
+    """A "related news" heading and the teasers under it, up to where this article goes on."""
+    for i, line in enumerate(lines):
+        if not line.kept:
+            continue
+        heading = _related_heading(line.text)
+        if heading is None:
+            continue
+        if heading[0] == "inline":
+            line.reason = READ_ALSO
+            continue
+        line.reason = RELATED
+        above = [p for p in lines[:i] if p.kept]
+        if not any(_is_body(p.text) for p in above):
+            continue  # a menu above the article: what follows may be the article itself
+        vocabulary = _Vocabulary([_weighted_terms(title or ""), *(_weighted_terms(p.text) for p in above)])
+        as_list = _separated_by_blanks(above)  # then the block of lines under the heading is its list
+        in_list = as_list
+        unsure: list[_Line] = []
+        for j in range(i + 1, len(lines)):
+            nxt = lines[j]
+            in_list = in_list and (j == i + 1 or not nxt.blank_before)
+            if not nxt.kept:
+                continue
+            if in_list or _is_truncated(nxt.text) or _is_headline_like(nxt.text):
+                nxt.reason = RELATED
+            elif vocabulary.coherence(_weighted_terms(nxt.text)) < _OFF_TOPIC_BELOW:
+                nxt.reason = RELATED
+                unsure.append(nxt)
+            else:
+                # The article goes on: full sentences only judged off-topic may be its own.
+                for back in unsure:
+                    back.reason = None
+                break
+
+
+def _separated_by_blanks(lines: Sequence[_Line]) -> bool:
+    """The article above set its paragraphs apart with blank lines (so a block of lines is a list)."""
+    body = [line for line in lines if line.kept]
+    return len(body) >= 2 and sum(line.blank_before for line in body) * 2 >= len(body)
+
+
+def _key(line: str) -> str:
+    return "".join(ch for ch in line.casefold() if ch.isalnum())
+
+
+def _mark_repeats_and_teasers(lines: list[_Line], title: str | None) -> None:
+    """Teasers of other stories: repeated headlines, clusters of headline-like lines between paragraphs."""
+    kept = [line for line in lines if line.kept]
+    first_body = next((i for i, line in enumerate(kept) if _is_body(line.text)), len(kept))
+    seen: dict[str, int] = {}
+    title_key = _key(title) if title else None
+    for i, line in enumerate(kept):
+        key = _key(line.text)
+        if len(key) < 12:
+            continue
+        if key in seen:
+            first = kept[seen[key]]
+            if _is_headline_like(line.text):
+                line.reason = REPEATED
+                if seen[key] >= first_body and key != title_key:
+                    first.reason = REPEATED
+            elif len(line.text) >= 40:
+                line.reason = REPEATED_PARAGRAPH
+        else:
+            seen[key] = i
+    kept = [line for line in lines if line.kept or line.reason == REPEATED]
+    first_body = next((i for i, line in enumerate(kept) if _is_body(line.text)), len(kept))
+    i = first_body + 1
+    while i < len(kept):
+        j = i
+        while j < len(kept) and (_is_headline_like(kept[j].text) or _is_short_question(kept[j].text)):
+            j += 1
+        cluster = kept[i:j]
+        headlines = sum(1 for line in cluster if _is_headline_like(line.text))
+        introduced = kept[i - 1].text.endswith(":")
+        if headlines >= 2 and not introduced:
+            for line in cluster:
+                if line.kept:
+                    line.reason = TEASERS
+        i = max(j, i + 1)
+
+
+def _mark_off_topic_tail(lines: list[_Line], title: str | None) -> None:
+    """Cut trailing paragraphs that share (almost) nothing with the article before them.
+
+    A real article's last paragraphs can drift too, so it takes several such
+    paragraphs, after an article long enough to know its topic, whose own
+    paragraphs hold together far better than the tail holds to them.
+    """
+    kept = [line for line in lines if line.kept]
+    if len(kept) < _MIN_CORE + 2:
+        return
+    terms = [_weighted_terms(line.text) for line in kept]
+    head = _weighted_terms(title) if title else {}
+    total = sum(len(line.text) for line in kept)
+    # The longest tail whose every paragraph is off-topic for the article before it.
+    for start in range(max(_MIN_CORE, len(kept) - _MAX_TAIL), len(kept) - 1):
+        tail = kept[start:]
+        if sum(len(line.text) for line in tail) > total / 2 or sum(len(line.text) >= 60 for line in tail) < 2:
+            continue
+        if len(terms[start]) < _MIN_EVIDENCE:
+            continue  # a short closing remark of the article says too little to start a cut
+        before = _Vocabulary([head, *terms[:start]])
+        worst = max(before.coherence(t) for t in terms[start:])
+        if worst < _OFF_TOPIC_BELOW and _median_coherence(head, terms[:start]) >= 2 * worst:
+            for line in tail:
+                line.reason = OFF_TOPIC
+            return
+
+
+_MIN_CORE = 4
+_MIN_EVIDENCE = 10
+_MAX_TAIL = 10
+_OFF_TOPIC_BELOW = 0.12
+_NAME_WEIGHT = 2.5
+
+
+def _median_coherence(head: dict[str, float], paragraphs: Sequence[dict[str, float]]) -> float:
+    """How well this article's paragraphs usually hold to what came before them."""
+    vocabulary = _Vocabulary([head, paragraphs[0]])
+    scores: list[float] = []
+    for terms in paragraphs[1:]:
+        if terms:
+            scores.append(vocabulary.coherence(terms))
+        vocabulary.add(terms)
+    scores.sort()
+    return scores[len(scores) // 2] if scores else 0.0
+
+
+def _weighted_terms(text: str) -> dict[str, float]:
+    """Content words of a text, lower-cased; names (capitalised inside a sentence, acronyms) weigh more."""
+    weights: dict[str, float] = {}
+    sentence_start = True
+    for match in _WORDS.finditer(text):
+        word = match.group()
+        before = text[max(0, match.start() - 3) : match.start()]
+        starts = sentence_start or any(ch in ".!?…:" for ch in before)
+        sentence_start = False
+        lower = word.lower().replace("ё", "е").replace("’", "'")
+        acronym = len(word) >= 2 and word.isupper()
+        if lower in _STOPWORDS or (len(word) < 3 and not acronym):
+            continue
+        name = acronym or (word[0].isupper() and not starts)
+        weights[lower] = max(weights.get(lower, 0.0), _NAME_WEIGHT if name else 1.0)
+    return weights
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Two forms of one word: they differ only in an inflectional ending."""
+    shorter = min(len(a), len(b))
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 3 and common >= shorter - 2 and (common >= 4 or shorter <= 4)
+
+
+class _Vocabulary:
+    """Content words seen so far, found again in any inflected form."""
+
+    def __init__(self, texts: Iterable[Iterable[str]] = ()) -> None:
+        self._by_prefix: dict[str, set[str]] = {}
+        for words in texts:
+            self.add(words)
+
+    def add(self, words: Iterable[str]) -> None:
+        for word in words:
+            self._by_prefix.setdefault(word[:3], set()).add(word)
+
+    def knows(self, word: str) -> bool:
+        return any(_same_word(word, seen) for seen in self._by_prefix.get(word[:3], ()))
+
+    def coherence(self, terms: dict[str, float]) -> float:
+        """Share of a paragraph's (weighted) content words seen before: 0 shares nothing, 1 all."""
+        if not terms:
+            return 1.0  # nothing to judge by: keep
+        known = sum(weight for word, weight in terms.items() if self.knows(word))
+        return known / sum(terms.values())
+
+
+def _removals(lines: Sequence[_Line]) -> Iterable[Removal]:
+    """Neighbouring removed lines with the same reason become one Removal."""
+    run: list[str] = []
+    reason: str | None = None
+    for line in lines:
+        if line.reason != reason or line.reason is None:
+            if reason is not None and run:
+                yield Removal(reason, "\n".join(run))
+            run = []
+            reason = line.reason
+        if line.reason is not None:
+            run.append(line.text)
+    if reason is not None and run:
+        yield Removal(reason, "\n".join(run))

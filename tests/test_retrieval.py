@@ -1,0 +1,66 @@
+"""Hybrid retrieval: BM25 tokens for Cyrillic names and numbers, fusion, grouping, threshold, freshness."""
+
+from __future__ import annotations
+
+from bot.config import RetrievalSettings, Settings
+from bot.retrieval import Retriever
+from index.ingest import reindex
+from index.keyword import KeywordIndex, tokenize
+from index.store import open_store
+from tests.fakes import HashEmbedder
+
+
+def test_inflected_cyrillic_names_share_a_token() -> None:
+    assert set(tokenize("Жорником")) & set(tokenize("Жорник"))
+    assert set(tokenize("космодроме Восточный")) & set(tokenize("космодромі Восточний"))
+
+
+def test_numbers_and_model_names_stay_findable() -> None:
+    assert "57" in tokenize("истребители Су-57")
+    assert "3.5" in tokenize("Путин выступал 3,5 минуты")
+    assert "2019" in tokenize("во Владивостоке в 2019 году")
+
+
+def test_keyword_index_finds_a_name_in_another_case() -> None:
+    index = KeywordIndex(["a", "b"], ["Ким придружаваха кметът Александър Жорник", "Погода в горах"])
+    assert index.search("Кто такой Жорника?", 5)[0][0] == "a"
+    assert index.search("совсем другое", 5) == []
+
+
+def _retriever(settings: Settings, embedder: HashEmbedder, **overrides: object) -> Retriever:
+    reindex(settings.index, embedder)
+    return Retriever(open_store(settings.index, embedder), settings.retrieval.model_copy(update=overrides))
+
+
+def test_the_article_that_answers_ranks_first(settings: Settings, embedder: HashEmbedder) -> None:
+    result = _retriever(settings, embedder).retrieve("Who accompanied Kim, Zhornik or Degtyarev?")
+    assert result.articles[0] == "plant"
+    assert len(result.articles) == len(set(result.articles)), "several chunks of one article count once"
+
+
+def test_top_k_limits_the_articles_passed_on(settings: Settings, embedder: HashEmbedder) -> None:
+    result = _retriever(settings, embedder, top_k=1).retrieve("aircraft plant forum snow")
+    assert {p.article_id for p in result.passages} == {result.articles[0]}
+
+
+def test_nothing_relevant_enough_gives_no_passages(settings: Settings, embedder: HashEmbedder) -> None:
+    result = _retriever(settings, embedder, min_score=0.99).retrieve("football score yesterday")
+    assert result.passages == ()
+    assert not result.relevant
+    assert result.articles, "the ranking is still reported for diagnostics"
+
+
+def test_a_reindex_is_seen_by_a_running_retriever(settings: Settings, embedder: HashEmbedder) -> None:
+    retriever = _retriever(settings, embedder)
+    assert retriever.keyword_index().search("Etna volcano", 3) == []
+    (settings.index.corpus_dir / "volcano.txt").write_text(
+        "Etna erupts\n\nThe volcano Etna erupted on Sunday night.", encoding="utf-8"
+    )
+    reindex(settings.index, embedder)
+    assert retriever.keyword_index().search("Etna volcano", 3)[0][0].startswith("volcano#")
+    assert retriever.retrieve("volcano eruption Etna").articles[0] == "volcano"
+
+
+def test_retrieval_settings_defaults_are_sane() -> None:
+    defaults = RetrievalSettings()
+    assert 1 <= defaults.top_k <= defaults.candidates
