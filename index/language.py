@@ -109,19 +109,18 @@ _MARKER_LISTS: dict[str, str] = {
     "тільки дуже щоб зараз тут немає теж або чи але",
     "bg": "кой коя кое кои какво какви каква какъв кога къде защо колко е са се си ги му ѝ това този "
     "тази тези които който която което във със към беше бяха има няма",
-    "en": "the what who where when why how which did does was were are about tell please hello thanks "
-    "any with this that it's i'm you they there and from has have been will would can could should "
-    "more",
-    "de": "der die das und ist wer wo wann warum wie welche welcher nicht mit auf ein eine den dem hat "
-    "sind ich danke über für nach von auch",
-    "fr": "le les est où quand pourquoi comment quel quelle quels et des du une avec pour sur dans merci "
-    "bonjour ce c'est il elle pas au aux",
-    "es": "el los las es quién dónde cuándo por qué cómo cuál y con una del gracias hola son está",
-    "it": "lo gli è chi dove quando perché come quale e con una del della grazie ciao sono che",
-    "pl": "jest kto gdzie kiedy dlaczego jak który która co i w z się nie czy dziękuję cześć",
-    "pt": "o os as é quem onde porque qual e com uma do da não obrigado olá",
-    "nl": "de het een wie waar wanneer waarom hoe welke en van met niet ik dank zijn op",
-    "tr": "bir ve bu ne kim nerede neden nasıl hangi mı mi mu mü için ile değil teşekkürler merhaba",
+    "en": "the what who where when why how which did does were are about tell please hello thanks any "
+    "with this that it's i'm you they there and from has have been will would can could should more",
+    "de": "der die das und ist wer wo wann warum wie welche welcher nicht mit auf ein eine den dem hat sind "
+    "ich danke über für nach von auch",
+    "fr": "les est où quand pourquoi comment quel quelle quels et une avec pour sur dans merci bonjour "
+    "c'est elle pas au aux",
+    "es": "el los las quién dónde cuándo qué cómo cuál y gracias hola está",
+    "it": "il lo gli è chi dove quando perché quale della alla nella degli per grazie ciao sono che",
+    "pl": "jest kto gdzie kiedy dlaczego jak który która co w z się czy dziękuję cześć",
+    "pt": "os é quem onde porque qual com uma não obrigado olá",
+    "nl": "het een wie waar wanneer waarom hoe welke van met niet ik dank zijn op",
+    "tr": "bir ve bu nerede neden nasıl hangi mı mu mü için ile değil teşekkürler merhaba",
 }
 
 

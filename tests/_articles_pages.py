@@ -47,8 +47,7 @@ UK = [
     "вулицю Замостянську.",
     "Підрядник зобов'язався працювати у дві зміни, щоб завершити ремонт мосту раніше. Хід робіт "
     "щотижня перевірятиме технічний нагляд міської ради.",
-    "Наступного року у Вінниці планують відремонтувати ще один міст через Південний Буг — "
-    "Костянтинівський.",
+    "Наступного року у Вінниці планують відремонтувати ще один міст через Південний Буг — Костянтинівський.",
 ]
 UK_UNRELATED = [
     "Збірна України з волейболу перемогла команду Польщі з рахунком 3:1 у матчі Ліги націй. "
@@ -84,12 +83,11 @@ EN = [
     "Council. Architects designed the building with a glass roof so that reading rooms get daylight "
     "all year.",
     'Council leader James Lewis said the library would be open seven days a week. "Libraries are among '
-    "the last free public spaces, and Leeds deserves one that its people are proud of,\" Lewis told the "
+    'the last free public spaces, and Leeds deserves one that its people are proud of," Lewis told the '
     "crowd at the opening.",
     "The building also houses a café, a recording studio and rooms that local groups can book free of "
     "charge. Staff expect about 3,000 visitors a day in the first months.",
-    "The old central library on the Headrow will close next month and become a museum of the city's "
-    "history.",
+    "The old central library on the Headrow will close next month and become a museum of the city's history.",
 ]
 EN_TEASERS = [
     "Storm warning issued for the Yorkshire coast",
@@ -104,8 +102,7 @@ RU_INTERVIEW = [
     "— Я выросла в Мурманске, и мне всегда хотелось рассказать о людях, которые там живут. Север — "
     "это не только холод, это характер.",
     "— Сколько времени заняла работа над романом?",
-    "— Почти четыре года. Я несколько раз ездила в Мурманск и Архангельск, говорила с рыбаками и "
-    "учителями.",
+    "— Почти четыре года. Я несколько раз ездила в Мурманск и Архангельск, говорила с рыбаками и учителями.",
     "— Над чем вы работаете сейчас?",
     "— Пишу сборник рассказов для подростков. Надеюсь закончить его к весне.",
 ]

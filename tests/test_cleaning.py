@@ -18,6 +18,7 @@ from index.cleaning import (
     TICKER,
     clean_text,
 )
+from index.models import Removal
 from tests._articles_pages import (
     BG,
     BG_REPEATED_TEASER,
@@ -41,8 +42,8 @@ def paragraphs(text: str) -> list[str]:
     return text.split("\n\n")
 
 
-def reasons(removed: tuple[object, ...]) -> list[str]:
-    return [r.reason for r in removed]  # type: ignore[attr-defined]
+def reasons(removed: tuple[Removal, ...]) -> list[str]:
+    return [r.reason for r in removed]
 
 
 @pytest.mark.parametrize("name", sorted(CLEAN_BODIES))
@@ -281,7 +282,13 @@ def test_off_topic_paragraphs_in_the_middle_are_never_cut() -> None:
 
 
 def test_short_article_is_too_short_to_judge_its_tail() -> None:
-    body = [EN_TITLE, EN[0], EN[1], "Arsenal signed a Brazilian midfielder on a three-year contract.", "Rain."]
+    body = [
+        EN_TITLE,
+        EN[0],
+        EN[1],
+        "Arsenal signed a Brazilian midfielder on a three-year contract.",
+        "Rain.",
+    ]
     cleaned, removed = clean_text(page(*body))
     assert paragraphs(cleaned) == body
     assert removed == ()
