@@ -58,8 +58,14 @@ def throughput(scratch: Path) -> None:
     report = reindex(settings, embedder, rebuild=True)
     total = time.perf_counter() - started
 
-    articles, _ = load_corpus(settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings))
-    chunks = [c for a in articles for c in chunk_article(a, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)]
+    articles, _ = load_corpus(
+        settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings)
+    )
+    chunks = [
+        c
+        for a in articles
+        for c in chunk_article(a, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    ]
     started = time.perf_counter()
     for i in range(0, len(chunks), settings.embed_batch_size):
         embedder.embed_passages([passage_text(c) for c in chunks[i : i + settings.embed_batch_size]])
@@ -82,7 +88,9 @@ def _generated_corpus(folder: Path, count: int) -> None:
     folder.mkdir(parents=True)
     for i in range(count):
         picked = rng.sample(paragraphs, k=min(len(paragraphs), rng.randint(3, 8)))
-        (folder / f"gen-{i:04d}.txt").write_text(f"Generated article {i}\n\n" + "\n\n".join(picked), encoding="utf-8")
+        (folder / f"gen-{i:04d}.txt").write_text(
+            f"Generated article {i}\n\n" + "\n\n".join(picked), encoding="utf-8"
+        )
 
 
 def incremental(scratch: Path, count: int) -> None:
@@ -98,7 +106,9 @@ def incremental(scratch: Path, count: int) -> None:
 
     rebuild_s, rebuild = timed(rebuild=True)
     nochange_s, nochange = timed()
-    (corpus / "gen-new.txt").write_text("A new article\n\nSomething happened today in the city. " * 5, encoding="utf-8")
+    (corpus / "gen-new.txt").write_text(
+        "A new article\n\nSomething happened today in the city. " * 5, encoding="utf-8"
+    )
     add_s, added = timed()
     print(f"== incremental cost ({count} generated articles, stand-in embedder) ==")
     print(f"reindex --rebuild: {rebuild_s:.2f} s  ({rebuild.summary()})")  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        settings = Settings()
+        settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "NEWSBOT_" + "__".join(str(p).upper() for p in first["loc"])
@@ -109,7 +109,9 @@ def _print_skipped(report: Any) -> None:
 
 @app.command()
 def reindex(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")
+    ] = False,
 ) -> None:
     """Bring the index in step with the corpus folder: embed new or changed articles, drop removed ones."""
     with _errors():
@@ -140,7 +142,11 @@ def stats() -> None:
 
 
 @app.command()
-def show(article_id: Annotated[str, typer.Argument(help="Article id: its path under the corpus folder, no extension.")]) -> None:
+def show(
+    article_id: Annotated[
+        str, typer.Argument(help="Article id: its path under the corpus folder, no extension.")
+    ],
+) -> None:
     """Print an article as indexed: metadata, what cleaning removed, cleaned text with chunk boundaries."""
     with _errors():
         from index.articles import load_corpus
@@ -149,13 +155,18 @@ def show(article_id: Annotated[str, typer.Argument(help="Article id: its path un
 
         settings = _settings()
         articles, skipped = load_corpus(
-            settings.index.corpus_dir, max_file_bytes=settings.index.max_file_bytes, salt=chunking_salt(settings.index)
+            settings.index.corpus_dir,
+            max_file_bytes=settings.index.max_file_bytes,
+            salt=chunking_salt(settings.index),
         )
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:
-            reason = next((s.reason for s in skipped if s.path.with_suffix("").name == Path(article_id).name), None)
+            reason = next(
+                (s.reason for s in skipped if s.path.with_suffix("").name == Path(article_id).name), None
+            )
             raise ArticleNotFound(
-                f"no article {article_id!r} in {settings.index.corpus_dir}" + (f": {reason}" if reason else "")
+                f"no article {article_id!r} in {settings.index.corpus_dir}"
+                + (f": {reason}" if reason else "")
             )
         out.print(f"[bold]{article.title}[/bold]", markup=True)
         for key in ("id", "path", "language", "date", "url", "source", "encoding", "fingerprint"):
@@ -170,7 +181,9 @@ def show(article_id: Annotated[str, typer.Argument(help="Article id: its path un
         )
         out.print(f"\n[bold]{len(chunks)} chunks[/bold]", markup=True)
         for chunk in chunks:
-            out.print(f"\n[cyan]── chunk {chunk.position} · chars {chunk.start}–{chunk.end} ──[/cyan]", markup=True)
+            out.print(
+                f"\n[cyan]── chunk {chunk.position} · chars {chunk.start}–{chunk.end} ──[/cyan]", markup=True
+            )
             out.print(Text(chunk.text))
 
 
@@ -184,7 +197,9 @@ def _render(answer: Answer, bot: Any) -> str:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in any language.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer object of shared/eval/README.md.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the answer object of shared/eval/README.md.")
+    ] = False,
     provider: Annotated[
         str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
     ] = None,
@@ -232,7 +247,12 @@ def chat(
                     continue
                 if line == "/sources":
                     for info in bot.articles():
-                        out.print(Text(f"{info.id}  [{info.language}] {info.title}" + (f" ({info.date})" if info.date else "")))
+                        out.print(
+                            Text(
+                                f"{info.id}  [{info.language}] {info.title}"
+                                + (f" ({info.date})" if info.date else "")
+                            )
+                        )
                     continue
                 last = _stream_answer(bot, line, history.turns)
                 history.add(Turn(line, last.text, last.language))
@@ -256,7 +276,9 @@ def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer
 @app.command(name="eval")
 def evaluate(
     file: Annotated[Path, typer.Argument(help="A questions file (JSON lines, see shared/eval/README.md).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per question on stdout.")
+    ] = False,
     provider: Annotated[
         str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
     ] = None,
@@ -268,7 +290,7 @@ def evaluate(
         settings = _settings(llm={"provider": provider} if provider else None)
         questions = load_questions(file)
         with _newsbot(settings) as bot:
-            bot.store  # build the index first, outside the timings
+            bot.ensure_index()  # built first, outside the timings
 
             def on_result(record: dict[str, Any]) -> None:
                 if as_json:
@@ -283,7 +305,8 @@ def evaluate(
 @app.command()
 def telegram(
     webhook_url: Annotated[
-        str | None, typer.Option("--webhook-url", help="Public HTTPS URL: run in webhook mode instead of polling.")
+        str | None,
+        typer.Option("--webhook-url", help="Public HTTPS URL: run in webhook mode instead of polling."),
     ] = None,
 ) -> None:
     """Run the Telegram bot (long polling by default)."""
@@ -292,7 +315,7 @@ def telegram(
 
         settings = _settings()
         with _newsbot(settings) as bot:
-            bot.store  # build the index before taking messages
+            bot.ensure_index()  # built before taking messages
             run_bot(settings, bot, webhook_url=webhook_url)
 
 

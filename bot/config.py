@@ -19,12 +19,15 @@ class RetrievalSettings(BaseModel):
     """How passages are found and when a question counts as not covered."""
 
     top_k: int = Field(5, ge=1, le=50, description="Articles (sources) kept per question.")
-    candidates: int = Field(40, ge=5, le=500, description="Chunks each ranker (dense, keyword) returns before fusion.")
+    candidates: int = Field(
+        40, ge=5, le=500, description="Chunks each ranker (dense, keyword) returns before fusion."
+    )
     min_score: float = Field(
         0.80,
         ge=0.0,
         le=1.0,
-        description="Relevance threshold on the best passage's cosine similarity; below it the bot says the articles don't cover the question.",
+        description="Relevance threshold on the best passage's cosine similarity; "
+        "below it the bot says the articles don't cover the question.",
     )
     keyword_weight: float = Field(
         0.03,
@@ -39,21 +42,34 @@ class LLMSettings(BaseModel):
     """Which answerer writes the reply and how to reach it."""
 
     provider: Literal["local", "openai", "extractive"] = Field(
-        "local", description="local: bundled Qwen2.5 1.5B via xllamacpp; openai: any OpenAI-compatible server; extractive: no LLM."
+        "local",
+        description="local: bundled Qwen2.5 1.5B via xllamacpp; openai: any OpenAI-compatible server; extractive: no LLM.",
     )
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 (provider=openai).")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 (provider=openai)."
+    )
     model: str = Field("gpt-4o-mini", description="Chat model name sent to the server (provider=openai).")
     api_key: SecretStr | None = Field(None, description="API key for the chat server (provider=openai).")
-    model_path: Path | None = Field(None, description="A GGUF file to serve instead of the bundled model (provider=local).")
-    cache_dir: Path | None = Field(None, description="Where the bundled model is assembled (default: ~/.cache/newsbot).")
-    port: int = Field(0, ge=0, le=65535, description="Loopback port of the local model server (0: pick a free one).")
+    model_path: Path | None = Field(
+        None, description="A GGUF file to serve instead of the bundled model (provider=local)."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where the bundled model is assembled (default: ~/.cache/newsbot)."
+    )
+    port: int = Field(
+        0, ge=0, le=65535, description="Loopback port of the local model server (0: pick a free one)."
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads for the local model (default: all).")
     context_size: int = Field(4096, ge=512, description="Context window of the local model, in tokens.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(320, ge=16, le=8192, description="Longest answer, in tokens.")
     timeout: float = Field(120.0, gt=0, description="Seconds before one LLM request times out.")
-    retries: int = Field(2, ge=0, le=10, description="Retries after a timeout, refused connection, 429 or 5xx.")
-    startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the local model server to come up.")
+    retries: int = Field(
+        2, ge=0, le=10, description="Retries after a timeout, refused connection, 429 or 5xx."
+    )
+    startup_timeout: float = Field(
+        180.0, gt=0, description="Seconds to wait for the local model server to come up."
+    )
 
 
 class ChatSettings(BaseModel):
@@ -67,17 +83,28 @@ class TelegramSettings(BaseModel):
 
     token: SecretStr | None = Field(None, description="Bot token from @BotFather (secret).")
     base_url: str = Field(
-        "https://api.telegram.org/bot", description="Bot API base URL (change for a self-hosted Bot API server)."
+        "https://api.telegram.org/bot",
+        description="Bot API base URL (change for a self-hosted Bot API server).",
     )
-    allowed_users: list[int] = Field(default_factory=list, description="User ids allowed to ask; empty means everyone.")
-    admins: list[int] = Field(default_factory=list, description="User ids allowed to /reindex and upload articles.")
+    allowed_users: list[int] = Field(
+        default_factory=list, description="User ids allowed to ask; empty means everyone."
+    )
+    admins: list[int] = Field(
+        default_factory=list, description="User ids allowed to /reindex and upload articles."
+    )
     rate_limit: int = Field(10, ge=1, description="Questions one user may ask per rate_window.")
     rate_window: float = Field(60.0, gt=0, description="Seconds of the per-user rate-limit window.")
-    max_upload_bytes: int = Field(1_000_000, ge=1_000, description="Largest article file an admin may upload.")
-    webhook_url: str | None = Field(None, description="Public HTTPS URL for webhook mode; unset means long polling.")
+    max_upload_bytes: int = Field(
+        1_000_000, ge=1_000, description="Largest article file an admin may upload."
+    )
+    webhook_url: str | None = Field(
+        None, description="Public HTTPS URL for webhook mode; unset means long polling."
+    )
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
-    webhook_secret: SecretStr | None = Field(None, description="Secret token Telegram sends with each webhook call.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret token Telegram sends with each webhook call."
+    )
 
 
 class Settings(BaseSettings):

@@ -74,7 +74,9 @@ def answer(
     retrieval = pipeline.retriever.retrieve(standalone)
     not_covered = pipeline.prompts.phrase("not_covered", language)
 
-    def done(text: str, sources: Sequence[Source], mode: str, *, refused: bool = False, note: str | None = None) -> Answer:
+    def done(
+        text: str, sources: Sequence[Source], mode: str, *, refused: bool = False, note: str | None = None
+    ) -> Answer:
         return Answer(
             text=text,
             language=language,
@@ -98,7 +100,9 @@ def answer(
         embedder=pipeline.retriever.store.embedder,
     )
     if pipeline.generator is None:
-        text, sources = extractive_answer(standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence)
+        text, sources = extractive_answer(
+            standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence
+        )
         return done(text, sources, "extractive")
 
     groups, sources = number_evidence(evidence)

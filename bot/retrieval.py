@@ -30,7 +30,6 @@ from index.store import Hit, Store
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Retrieval:
     """What retrieval found for one question."""

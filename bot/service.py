@@ -73,6 +73,10 @@ class Newsbot:
                     self.reindex()
         return self._store
 
+    def ensure_index(self) -> Store:
+        """Open the index, building it first if there is none."""
+        return self.store
+
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:

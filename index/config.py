@@ -20,9 +20,7 @@ class IndexSettings(BaseModel):
         Path(".newsbot"), description="Where the index lives (Chroma files, lock, chat history)."
     )
     collection: str = Field("newsbot", description="Chroma collection name.")
-    chunk_size: int = Field(
-        160, ge=32, le=2048, description="Target chunk size in tokens (sentence-aware)."
-    )
+    chunk_size: int = Field(160, ge=32, le=2048, description="Target chunk size in tokens (sentence-aware).")
     chunk_overlap: int = Field(32, ge=0, le=512, description="Token overlap between neighbouring chunks.")
     chroma_host: str | None = Field(
         None, description="Chroma server host; when set, the index lives on that server, not in data_dir."
@@ -51,7 +49,9 @@ class EmbeddingSettings(BaseModel):
         "/v1/embeddings server; use: bundled USE-multilingual-v3 (fast, weaker on uk/bg).",
     )
     base_url: str | None = Field(None, description="Base URL of the /v1/embeddings server (backend=openai).")
-    model: str = Field("text-embedding-3-small", description="Model name sent to the server (backend=openai).")
+    model: str = Field(
+        "text-embedding-3-small", description="Model name sent to the server (backend=openai)."
+    )
     api_key: SecretStr | None = Field(None, description="API key for the embeddings server (backend=openai).")
     timeout: float = Field(60.0, gt=0, description="Seconds before an embeddings request times out.")
     threads: int | None = Field(None, ge=1, description="CPU threads for the bundled models (default: all).")

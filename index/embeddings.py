@@ -122,7 +122,9 @@ class OpenAIEmbedder:
                 "check NEWSBOT_EMBEDDING__API_KEY"
             )
         if response.status_code >= 400:
-            raise EmbeddingUnavailable(f"embeddings server at {self._url} answered HTTP {response.status_code}")
+            raise EmbeddingUnavailable(
+                f"embeddings server at {self._url} answered HTTP {response.status_code}"
+            )
         try:
             data: list[dict[str, Any]] = sorted(response.json()["data"], key=lambda item: item["index"])
             vectors = [[float(x) for x in item["embedding"]] for item in data]

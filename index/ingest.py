@@ -61,7 +61,12 @@ def reindex(
                 continue
             (updated if state is not None else added).append(article.id)
             todo.append(
-                (article, chunk_article(article, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap))
+                (
+                    article,
+                    chunk_article(
+                        article, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+                    ),
+                )
             )
 
         present = {a.id for a in articles} | {article_id(s.path, settings.corpus_dir) for s in skipped}

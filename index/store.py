@@ -54,7 +54,9 @@ class ArticleState:
 
     def is_complete(self, fingerprint: str) -> bool:
         """True when exactly this fingerprint is stored, with all of its chunks."""
-        return set(self.counts) == {fingerprint} and self.counts[fingerprint] == self.expected.get(fingerprint)
+        return set(self.counts) == {fingerprint} and self.counts[fingerprint] == self.expected.get(
+            fingerprint
+        )
 
 
 def _chroma_settings() -> Any:
@@ -66,7 +68,9 @@ def _chroma_settings() -> Any:
 class Store:
     """One Chroma collection of article chunks, reached through ``ChromaVectorStore``."""
 
-    def __init__(self, client: Any, collection: Any, embedder: Embedder, location: str, data_dir: Path | None):
+    def __init__(
+        self, client: Any, collection: Any, embedder: Embedder, location: str, data_dir: Path | None
+    ):
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.client = client
@@ -176,13 +180,13 @@ class Store:
 
     def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
         """Store an article's chunks, then drop any other version of it: readers never see it missing."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         # A half-written earlier attempt at this very version is cleared first (no duplicates).
         self.collection.delete(
             where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
         )
-        nodes = []
+        nodes: list[BaseNode] = []
         for chunk, vector in zip(chunks, vectors, strict=True):
             metadata: dict[str, Any] = {
                 "article_id": article.id,

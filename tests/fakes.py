@@ -61,12 +61,20 @@ class QueueGenerator:
         return reply
 
     def complete(
-        self, messages: Sequence[dict[str, str]], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> str:
         return self._next(messages)
 
     def stream(
-        self, messages: Sequence[dict[str, str]], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str]:
         text = self._next(messages)
         for i in range(0, len(text), 7):

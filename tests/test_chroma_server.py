@@ -58,7 +58,9 @@ def chroma_port(tmp_path: Path) -> Iterator[int]:
             process.kill()
 
 
-def test_index_and_query_through_a_chroma_server(settings: Settings, embedder: HashEmbedder, chroma_port: int) -> None:
+def test_index_and_query_through_a_chroma_server(
+    settings: Settings, embedder: HashEmbedder, chroma_port: int
+) -> None:
     index = settings.index.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
     report = reindex(index, embedder)
     assert sorted(report.added) == ["forum", "plant", "world/weather"]

@@ -64,7 +64,9 @@ def test_removed_file_removes_its_chunks(settings: Settings, embedder: HashEmbed
     assert _ids(settings, embedder) == ["forum", "plant"]
 
 
-def test_a_file_turned_unreadable_keeps_what_the_index_had(settings: Settings, embedder: HashEmbedder) -> None:
+def test_a_file_turned_unreadable_keeps_what_the_index_had(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
     reindex(settings.index, embedder)
     (settings.index.corpus_dir / "forum.md").write_bytes(b"\x00\x01\x02binary" * 50)
     report = reindex(settings.index, embedder)
@@ -91,7 +93,9 @@ def test_missing_index_says_to_reindex(settings: Settings, embedder: HashEmbedde
         open_store(settings.index, embedder)
 
 
-def test_second_writer_is_refused_while_the_first_holds_the_lock(settings: Settings, embedder: HashEmbedder) -> None:
+def test_second_writer_is_refused_while_the_first_holds_the_lock(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
     with write_lock(settings.index), pytest.raises(IndexBusy, match="another process"):
         reindex(settings.index, embedder)
 
@@ -103,7 +107,9 @@ def test_progress_reports_every_chunk(settings: Settings, embedder: HashEmbedder
     assert calls[-1] == (report.chunks_embedded, report.chunks_embedded)
 
 
-def test_half_written_article_is_finished_without_duplicates(settings: Settings, embedder: HashEmbedder) -> None:
+def test_half_written_article_is_finished_without_duplicates(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
     """A reindex killed after writing part of an article's chunks is completed by the next run."""
     reindex(settings.index, embedder)
     store = open_store(settings.index, embedder)

@@ -31,7 +31,9 @@ def _pipeline(retriever: Retriever, generator: QueueGenerator | None = None, **o
 
 
 def test_cited_llm_answer_keeps_only_the_cited_sources(retriever: Retriever) -> None:
-    generator = QueueGenerator("Kim was accompanied by mayor Alexander Zhornik and governor Mikhail Degtyarev [1].")
+    generator = QueueGenerator(
+        "Kim was accompanied by mayor Alexander Zhornik and governor Mikhail Degtyarev [1]."
+    )
     result = answer(QUESTION, [], _pipeline(retriever, generator))
     assert result.mode == "llm"
     assert result.text.endswith("[1].")
