@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from bot.config import Settings
@@ -71,13 +79,25 @@ def _errors() -> Iterator[None]:
 
 
 def _progress_factory() -> Callable[[int, int], None]:
-    """A rich progress bar fed by the indexer's (done, total) callback."""
+    """A progress bar fed by the indexer's (done, total) callback; plain lines when stderr is not a terminal."""
+    if not err.is_terminal:
+        last = [0.0]
+
+        def log_line(done: int, total: int) -> None:
+            now = time.monotonic()
+            if total and (done in (0, total) or now - last[0] >= 10):
+                last[0] = now
+                err.print(f"embedding: {done}/{total} chunks ({done / total:.0%})")
+
+        return log_line
+
     bar = Progress(
         TextColumn("embedding"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("chunks"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err,
         transient=False,
     )

@@ -1,0 +1,170 @@
+"""The command line through typer's runner: one clear line per error, JSON that follows the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot import cli
+from tests.fakes import HashEmbedder
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, corpus: Path, tmp_path: Path) -> dict[str, str]:
+    monkeypatch.setattr("bot.service.make_embedder", lambda settings: HashEmbedder())
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return {
+        "NEWSBOT_INDEX__CORPUS_DIR": str(corpus),
+        "NEWSBOT_INDEX__DATA_DIR": str(tmp_path / "data"),
+        "NEWSBOT_INDEX__CHUNK_SIZE": "64",
+        "NEWSBOT_INDEX__CHUNK_OVERLAP": "8",
+        "NEWSBOT_LLM__PROVIDER": "extractive",
+        "NEWSBOT_RETRIEVAL__MIN_SCORE": "0.1",
+    }
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("reindex", "stats", "show", "ask", "chat", "eval", "telegram"):
+        assert command in result.stdout
+
+
+def test_reindex_prints_one_summary_line_and_a_second_run_embeds_nothing(env: dict[str, str]) -> None:
+    first = runner.invoke(cli.app, ["reindex"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "added 3 / updated 0 / removed 0 / unchanged 0 / skipped 0" in first.stdout
+    second = runner.invoke(cli.app, ["reindex"], env=env)
+    assert "unchanged 3" in second.stdout
+    assert "0 chunks embedded" in second.stdout
+
+
+def test_reindex_names_a_skipped_file_and_its_reason(env: dict[str, str], corpus: Path) -> None:
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    result = runner.invoke(cli.app, ["reindex"], env=env)
+    assert result.exit_code == 0
+    assert "empty.txt" in result.stderr
+    assert "skipped 1" in result.stdout
+
+
+def test_ask_json_follows_the_eval_contract(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["ask", "Who accompanied Kim at the aircraft plant?", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert set(record) >= {
+        "question",
+        "answer",
+        "language",
+        "refused",
+        "citations",
+        "retrieved",
+        "mode",
+        "latency_ms",
+    }
+    assert record["language"] == "en"
+    assert record["mode"] == "extractive"
+    assert record["retrieved"][0] == "plant"
+    for citation in record["citations"]:
+        assert f"[{citation['marker']}]" in record["answer"]
+
+
+def test_ask_prints_the_answer_and_the_sources(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["ask", "Who accompanied Kim at the aircraft plant?"], env=env)
+    assert result.exit_code == 0
+    assert "Sources:" in result.stdout
+    assert "[1]" in result.stdout
+
+
+def test_command_needing_an_index_builds_it_first(env: dict[str, str], tmp_path: Path) -> None:
+    assert not (tmp_path / "data").exists()
+    result = runner.invoke(cli.app, ["stats"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "articles:        3" in result.stdout
+
+
+def test_show_prints_metadata_and_chunk_boundaries(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["show", "forum"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Eastern Economic Forum opens" in result.stdout
+    assert "https://example.org/forum" in result.stdout
+    assert "chunk 0" in result.stdout
+
+
+def test_show_unknown_article_is_one_clear_line(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["show", "nope"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "no article 'nope'" in result.stderr
+
+
+def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["stats"], env={**env, "NEWSBOT_INDEX__CHUNK_SIZE": "lots"})
+    assert result.exit_code == 1
+    assert "NEWSBOT_INDEX__CHUNK_SIZE" in result.stderr
+
+
+def test_openai_provider_without_base_url_is_one_clear_line(env: dict[str, str]) -> None:
+    result = runner.invoke(cli.app, ["ask", "Who accompanied Kim?", "--provider", "openai"], env=env)
+    assert result.exit_code == 1
+    assert "NEWSBOT_LLM__BASE_URL" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_eval_prints_only_json_lines_on_stdout_and_the_summary_on_stderr(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "lang": "en",
+                "turns": ["Which aircraft plant did Kim visit?", "Who accompanied him?"],
+                "articles": ["plant"],
+                "facts": [["Zhornik"]],
+                "answerable": True,
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "q2",
+                "lang": "en",
+                "turns": ["When does the forum take place?"],
+                "articles": ["forum"],
+                "facts": [["13"]],
+                "answerable": True,
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli.app, ["eval", str(questions), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in records] == ["q1", "q2"]
+    assert records[0]["question"] == "Who accompanied him?"
+    assert "hit@1:" in result.stderr
+    assert "mrr:" in result.stderr
+
+
+def test_malformed_questions_file_names_the_line(env: dict[str, str], tmp_path: Path) -> None:
+    questions = tmp_path / "bad.jsonl"
+    questions.write_text('{"id": "x", "turns": ["ok?"]}\nnot json\n', encoding="utf-8")
+    result = runner.invoke(cli.app, ["eval", str(questions)], env=env)
+    assert result.exit_code == 1
+    assert "bad.jsonl:2" in result.stderr
+
+
+def test_chat_keeps_history_and_understands_its_commands(env: dict[str, str]) -> None:
+    script = "Which aircraft plant did Kim visit?\nWho accompanied him there?\n/sources\n/reset\n/quit\n"
+    result = runner.invoke(cli.app, ["chat"], env=env, input=script)
+    assert result.exit_code == 0, result.output
+    assert "Zhornik" in result.stdout
+    assert "world/weather" in result.stdout, "/sources lists the indexed articles"
+    assert "history cleared" in result.stderr
