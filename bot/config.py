@@ -23,17 +23,18 @@ class RetrievalSettings(BaseModel):
         40, ge=5, le=500, description="Chunks each ranker (dense, keyword) returns before fusion."
     )
     min_score: float = Field(
-        0.80,
+        0.79,
         ge=0.0,
         le=1.0,
         description="Relevance threshold on the best passage's cosine similarity; "
         "below it the bot says the articles don't cover the question.",
     )
     keyword_weight: float = Field(
-        0.03,
+        0.1,
         ge=0.0,
         le=1.0,
-        description="Weight of the BM25 score (scaled to 0..1) added to a chunk's cosine similarity.",
+        description="Weight of the keyword match (cube of the share of the question's terms a chunk holds) "
+        "added to its cosine similarity.",
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
 

@@ -1,24 +1,42 @@
 """The keyword side of the index: BM25 (bm25s) over the stored chunks, with Slavic-friendly tokens.
 
-Tokens are lower-cased words folded across Russian/Ukrainian/Bulgarian
-spelling (і/ї/ы→и, є/э→е, ё→е, ґ→г) and cut to a short prefix, a crude but
-language-independent stemmer: "Жорником", "Жорник" and "Жорника" meet, and so
-do "Восточный", "Восточний" and "Восточни". Numbers stay whole ("3,5", "2019",
-"57"). The index is rebuilt from the store's chunks, so it is always in step
+Tokens are lower-cased words transliterated from Cyrillic to Latin with one
+table for Russian, Ukrainian and Bulgarian (so spelling differences between
+them fold away) and cut to a short prefix, a crude but language-independent
+stemmer: "Жорником", "Жорника" and an English question's "Zhornik" meet, and
+so do "Восточный", "Восточний", "Восточни" and "Vostochny". Words of seven
+letters or more also give their seven-letter prefix, so "Жорника" is closer to
+"Жорник" than "Жорнина" is. Numbers stay whole ("3,5", "2019", "57"). The index is rebuilt from the store's chunks, so it is always in step
 with reindexing (see ``KeywordIndex.from_store``).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
-_FOLD = str.maketrans({"ё": "е", "є": "е", "э": "е", "і": "и", "ї": "и", "ы": "и", "ґ": "г", "ß": "ss"})
+# One Cyrillic → Latin table for ru/uk/bg, close to the common English spellings of names
+# (Жорник → zhornik, Дегтярев → degtiarev, Шойгу → shoigu); letters that differ between the
+# three languages (и/і/ы, е/є/э, г/ґ) fold to one.
+_FOLD = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "e", "ё": "e", "э": "e",
+        "ж": "zh", "з": "z", "и": "i", "і": "i", "ї": "i", "ы": "i", "й": "i", "к": "k", "л": "l", "м": "m",
+        "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+        "ч": "ch", "ш": "sh", "щ": "sht", "ъ": "", "ь": "", "ю": "iu", "я": "ia", "ß": "ss",
+        # Latin letters folded the same way, so "Kirby" meets "Кирби" and "Wagner" meets "Вагнер".
+        "y": "i", "w": "v", "x": "ks", "q": "k",
+    }
+)  # fmt: skip
 _PREFIX = 5
+_LONG_PREFIX = 7
 _STOPWORDS = frozenset(
     word.translate(_FOLD)
     for word in """
@@ -48,7 +66,19 @@ def tokenize(text: str) -> list[str]:
             tokens.append(raw.replace(",", "."))
         elif raw not in _STOPWORDS and len(raw) > 1:
             tokens.append(raw[:_PREFIX])
+            if len(raw) >= _LONG_PREFIX:
+                # A longer prefix as well, so the exact name outranks other words that share five letters.
+                tokens.append(raw[:_LONG_PREFIX])
     return tokens
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    """A chunk BM25 found, with the share of the question's term weight (IDF) it contains."""
+
+    chunk_id: str
+    score: float
+    coverage: float
 
 
 class KeywordIndex:
@@ -60,20 +90,32 @@ class KeywordIndex:
         self.ids = list(ids)
         self._bm25: Any = None
         corpus = [tokenize(text) or ["\u2205"] for text in texts]
+        self._terms = [frozenset(tokens) for tokens in corpus]
+        frequency = Counter(term for terms in self._terms for term in terms)
+        total = len(corpus)
+        self._idf = {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in frequency.items()}
+        self._unseen_idf = math.log(1 + (total + 0.5) / 0.5)
         if corpus:
             self._bm25 = bm25s.BM25()
             self._bm25.index(corpus, show_progress=False)
 
-    @classmethod
-    def from_chunks(cls, chunks: Sequence[tuple[str, str]]) -> KeywordIndex:
-        """Build from (chunk id, text) pairs."""
-        return cls([cid for cid, _ in chunks], [text for _, text in chunks])
+    def search(self, query: str, k: int) -> list[KeywordHit]:
+        """The ``k`` best chunks for ``query``, best first; chunks sharing no term are left out.
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """The ``k`` best chunks for ``query`` as (chunk id, BM25 score), best first, zero scores dropped."""
+        ``coverage`` is the IDF-weighted share of the question's terms found in
+        the chunk: 1.0 when a chunk holds every term (a name asked on its own),
+        low when it shares only a common word or two.
+        """
         tokens = tokenize(query)
         if self._bm25 is None or not tokens:
             return []
         scores = np.asarray(self._bm25.get_scores(tokens))
         order = np.argsort(-scores, kind="stable")[:k]
-        return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
+        terms = set(tokens)
+        weight = {term: self._idf.get(term, self._unseen_idf) for term in terms}
+        total = sum(weight.values())
+        return [
+            KeywordHit(self.ids[i], float(scores[i]), sum(weight[t] for t in terms & self._terms[i]) / total)
+            for i in order
+            if scores[i] > 0
+        ]

@@ -33,7 +33,12 @@ def settings_fields() -> Iterator[tuple[str, str, str, str]]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             for sub, subfield in annotation.model_fields.items():
-                yield name, f"NEWSBOT_{name.upper()}__{sub.upper()}", _default(subfield), subfield.description or ""
+                yield (
+                    name,
+                    f"NEWSBOT_{name.upper()}__{sub.upper()}",
+                    _default(subfield),
+                    subfield.description or "",
+                )
         else:
             yield "general", f"NEWSBOT_{name.upper()}", _default(field), field.description or ""
 
@@ -57,7 +62,11 @@ def env_example() -> str:
 def readme_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for _, variable, default, description in settings_fields():
-        rows.append(f"| `{variable}` | `{default}` | {description} |" if default else f"| `{variable}` | | {description} |")
+        rows.append(
+            f"| `{variable}` | `{default}` | {description} |"
+            if default
+            else f"| `{variable}` | | {description} |"
+        )
     return "\n".join(rows)
 
 

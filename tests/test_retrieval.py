@@ -23,7 +23,7 @@ def test_numbers_and_model_names_stay_findable() -> None:
 
 def test_keyword_index_finds_a_name_in_another_case() -> None:
     index = KeywordIndex(["a", "b"], ["Ким придружаваха кметът Александър Жорник", "Погода в горах"])
-    assert index.search("Кто такой Жорника?", 5)[0][0] == "a"
+    assert index.search("Кто такой Жорника?", 5)[0].chunk_id == "a"
     assert index.search("совсем другое", 5) == []
 
 
@@ -57,7 +57,7 @@ def test_a_reindex_is_seen_by_a_running_retriever(settings: Settings, embedder: 
         "Etna erupts\n\nThe volcano Etna erupted on Sunday night.", encoding="utf-8"
     )
     reindex(settings.index, embedder)
-    assert retriever.keyword_index().search("Etna volcano", 3)[0][0].startswith("volcano#")
+    assert retriever.keyword_index().search("Etna volcano", 3)[0].chunk_id.startswith("volcano#")
     assert retriever.retrieve("volcano eruption Etna").articles[0] == "volcano"
 
 

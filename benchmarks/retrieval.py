@@ -1,0 +1,93 @@
+"""Retrieval benchmark and threshold calibration: question → ranked articles, on the index the settings name.
+
+Run: .venv/bin/python benchmarks/retrieval.py [QUESTIONS.jsonl] [--repeat 5]
+Uses NEWSBOT_* settings (e.g. NEWSBOT_INDEX__CORPUS_DIR / DATA_DIR for a scratch corpus with the
+distractors). Prints latency p50/p90 of retrieval alone (embedding the question + dense + BM25 +
+fusion), hit@1 / MRR, and the best cosine similarity of answerable vs unanswerable questions, which
+is what `NEWSBOT_RETRIEVAL__MIN_SCORE` is calibrated on. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Settings  # noqa: E402
+from bot.conversation import rule_condense  # noqa: E402
+from bot.evaluation import load_questions  # noqa: E402
+from bot.models import Turn  # noqa: E402
+from bot.retrieval import Retriever  # noqa: E402
+from index.embeddings import make_embedder  # noqa: E402
+from index.store import open_store  # noqa: E402
+
+# Questions no news corpus about one summit answers, in several languages: where the off-topic
+# similarity sits. Written for calibration, not taken from any evaluation set.
+OFF_TOPIC = [
+    "What is the capital of Australia?",
+    "How do I bake sourdough bread at home?",
+    "Какая погода будет завтра в Санкт-Петербурге?",
+    "Хто виграв чемпіонат світу з футболу у 2018 році?",
+    "Колко струва литър мляко в София?",
+    "Wie funktioniert eine Wärmepumpe?",
+    "Quel est le meilleur fromage de Normandie?",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "questions", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "questions.jsonl")
+    )
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    settings = Settings()  # type: ignore[call-arg]
+    retriever = Retriever(open_store(settings.index, make_embedder(settings.embedding)), settings.retrieval)
+    retriever.retrieve("warm-up")  # model load and BM25 build are not per-question work
+    questions = load_questions(Path(args.questions))
+
+    latencies: list[float] = []
+    ranks: list[int | None] = []
+    answerable: list[float] = []
+    unanswerable: list[float] = []
+    for question in questions:
+        history = [Turn(t, "") for t in question.turns[:-1]]
+        text = rule_condense(question.turns[-1], history)
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            result = retriever.retrieve(text)
+            latencies.append((time.perf_counter() - started) * 1000)
+        if question.answerable:
+            ranks.append(next((i for i, a in enumerate(result.articles) if a in question.articles), None))
+            answerable.append(result.best_similarity)
+        else:
+            unanswerable.append(result.best_similarity)
+    off_topic = [retriever.retrieve(q).best_similarity for q in OFF_TOPIC]
+
+    stats = open_store(settings.index, retriever.store.embedder).stats()
+    print(f"== retrieval ({stats.articles} articles, {stats.chunks} chunks, {stats.embedding_model}) ==")
+    cuts = statistics.quantiles(latencies, n=10)
+    print(
+        f"latency: p50 {statistics.median(latencies):.1f} ms, p90 {cuts[-1]:.1f} ms over {len(latencies)} runs"
+    )
+    found = [r for r in ranks if r is not None]
+    print(
+        f"hit@1 {sum(r == 0 for r in found) / len(ranks):.3f}, hit@5 {sum(r < 5 for r in found) / len(ranks):.3f}, "
+        f"MRR {sum(1 / (r + 1) for r in found) / len(ranks):.3f} ({len(ranks)} answerable)"
+    )
+    print("best cosine similarity (what min_score is compared with):")
+    print(f"  answerable:   min {min(answerable):.3f}, median {statistics.median(answerable):.3f}")
+    if unanswerable:
+        print(f"  unanswerable: {', '.join(f'{s:.3f}' for s in unanswerable)}")
+    print(f"  off-topic:    max {max(off_topic):.3f}, median {statistics.median(off_topic):.3f}")
+    print(f"  current min_score: {settings.retrieval.min_score}")
+
+
+if __name__ == "__main__":
+    main()
