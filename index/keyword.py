@@ -6,8 +6,10 @@ them fold away) and cut to a short prefix, a crude but language-independent
 stemmer: "Жорником", "Жорника" and an English question's "Zhornik" meet, and
 so do "Восточный", "Восточний", "Восточни" and "Vostochny". Words of seven
 letters or more also give their seven-letter prefix, so "Жорника" is closer to
-"Жорник" than "Жорнина" is. Numbers stay whole ("3,5", "2019", "57"). The index is rebuilt from the store's chunks, so it is always in step
-with reindexing (see ``KeywordIndex.from_store``).
+"Жорник" than "Жорнина" is. Numbers stay whole ("3,5", "2019", "57").
+
+The retriever rebuilds this index from the store's chunks whenever the store's
+generation moves, so it is always in step with reindexing.
 """
 
 from __future__ import annotations
