@@ -61,7 +61,8 @@ def _settings(**overrides: Any) -> Settings:
                 first = exc.errors()[0]
                 raise NewsbotError(f"bad option --{first['loc'][0]}: {first['msg']}") from exc
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "bm25s", "chromadb"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 

@@ -64,6 +64,11 @@ class LLMSettings(BaseModel):
     context_size: int = Field(4096, ge=512, description="Context window of the local model, in tokens.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(320, ge=16, le=8192, description="Longest answer, in tokens.")
+    allow_refusal: bool | None = Field(
+        None,
+        description="Let the model reply that the articles don't cover a question (default: yes for openai, "
+        "no for local, whose small model refuses answerable questions; the relevance threshold still applies).",
+    )
     timeout: float = Field(120.0, gt=0, description="Seconds before one LLM request times out.")
     retries: int = Field(
         2, ge=0, le=10, description="Retries after a timeout, refused connection, 429 or 5xx."

@@ -57,6 +57,8 @@ class Pipeline:
     evidence_sentences: int = 6
     max_tokens: int | None = None
     condense_with_llm: bool = True
+    allow_refusal: bool = True
+    """Offer the model the "not covered" reply; off for small local models, which take it too eagerly."""
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -151,9 +153,10 @@ def _standalone(question: str, history: Sequence[Turn], language: str, pipeline:
 
 
 def _messages(pipeline: Pipeline, template: str, **variables: object) -> list[Message]:
+    allow = pipeline.allow_refusal
     return [
-        {"role": "system", "content": pipeline.prompts.render("system")},
-        {"role": "user", "content": pipeline.prompts.render(template, **variables)},
+        {"role": "system", "content": pipeline.prompts.render("system", allow_refusal=allow)},
+        {"role": "user", "content": pipeline.prompts.render(template, allow_refusal=allow, **variables)},
     ]
 
 

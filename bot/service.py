@@ -165,6 +165,9 @@ class Newsbot:
             mode=self.mode,
             evidence_sentences=self.settings.retrieval.evidence_sentences,
             max_tokens=self.settings.llm.max_tokens,
+            allow_refusal=self.settings.llm.allow_refusal
+            if self.settings.llm.allow_refusal is not None
+            else self.settings.llm.provider != "local",
         )
 
     def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:

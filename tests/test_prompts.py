@@ -32,12 +32,13 @@ GROUPS = (
 
 # One set of variables per template; a template added without an entry here fails the first test.
 SAMPLES: dict[str, dict[str, object]] = {
-    "system": {},
+    "system": {"allow_refusal": True},
     "answer": {
         "groups": GROUPS,
         "question": "Колко е дълъг мостът?",
         "language": "Bulgarian",
         "not_covered": "Статиите не засягат този въпрос.",
+        "allow_refusal": True,
     },
     "answer_strict": {
         "groups": GROUPS,
@@ -45,6 +46,7 @@ SAMPLES: dict[str, dict[str, object]] = {
         "language": "Bulgarian",
         "not_covered": "Статиите не засягат този въпрос.",
         "problems": ("This sentence has no article number: The bridge is long.",),
+        "allow_refusal": True,
     },
     "condense": {
         "history": (Turn("Who opened the bridge?", "The mayor Ivan Petrov opened it [1]."),),
@@ -108,8 +110,20 @@ def test_strict_retry_repeats_the_answer_prompt_as_its_prefix(prompts: Prompts) 
 
 
 def test_system_prompt_is_static_so_it_can_be_cached(prompts: Prompts) -> None:
-    assert prompts.render("system") == prompts.render("system", language="Russian")
-    assert "[1]" in prompts.render("system")
+    assert prompts.render("system", allow_refusal=True) == prompts.render(
+        "system", allow_refusal=True, language="Russian"
+    )
+    assert "[1]" in prompts.render("system", allow_refusal=True)
+
+
+def test_without_refusals_the_model_is_not_offered_the_not_covered_reply(prompts: Prompts) -> None:
+    # A small local model takes any offered escape and refuses answerable questions; then the
+    # retrieval threshold alone decides what is not covered.
+    for name in ("answer", "answer_strict"):
+        text = prompts.render(name, **{**SAMPLES[name], "allow_refusal": False})
+        assert "Статиите не засягат този въпрос." not in text
+    assert "not-covered" not in prompts.render("system", allow_refusal=False)
+    assert "not-covered" in prompts.render("system", allow_refusal=True)
 
 
 def test_condense_prompt_drops_citation_markers_from_history(prompts: Prompts) -> None:
