@@ -44,6 +44,13 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 logger = logging.getLogger(__name__)
 
+ProviderOption = Annotated[
+    str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
+]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print JSON objects as in shared/eval/README.md (one per question).")
+]
+
 
 def _settings(**overrides: Any) -> Settings:
     try:
@@ -218,12 +225,8 @@ def _render(answer: Answer, bot: Any) -> str:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in any language.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the answer object of shared/eval/README.md.")
-    ] = False,
-    provider: Annotated[
-        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
-    ] = None,
+    as_json: JsonFlag = False,
+    provider: ProviderOption = None,
 ) -> None:
     """Answer one question with cited sources."""
     from bot.evaluation import answer_record
@@ -240,9 +243,7 @@ def ask(
 
 @app.command()
 def chat(
-    provider: Annotated[
-        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
-    ] = None,
+    provider: ProviderOption = None,
 ) -> None:
     """An interactive session with history and streamed answers; /reset, /sources, /quit."""
     from bot.conversation import History
@@ -297,12 +298,8 @@ def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer
 @app.command(name="eval")
 def evaluate(
     file: Annotated[Path, typer.Argument(help="A questions file (JSON lines, see shared/eval/README.md).")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object per question on stdout.")
-    ] = False,
-    provider: Annotated[
-        str | None, typer.Option(help="Override NEWSBOT_LLM__PROVIDER: local, openai or extractive.")
-    ] = None,
+    as_json: JsonFlag = False,
+    provider: ProviderOption = None,
 ) -> None:
     """Run a questions file; the summary (hit@k, MRR, citations, language, refusals, facts, latency) goes to stderr."""
     from bot.evaluation import format_summary, load_questions, run_eval

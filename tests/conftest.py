@@ -9,6 +9,19 @@ import pytest
 from bot.config import Settings
 from tests.fakes import HashEmbedder
 
+CONTRACT_KEYS = {
+    "id",
+    "question",
+    "answer",
+    "language",
+    "refused",
+    "citations",
+    "retrieved",
+    "mode",
+    "latency_ms",
+}
+"""The keys of one answer object in `newsbot eval --json` / `newsbot ask --json` (shared/eval/README.md)."""
+
 ARTICLES = {
     "plant.txt": (
         "Kim visits the aircraft plant\n\n"

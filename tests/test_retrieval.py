@@ -64,3 +64,34 @@ def test_a_reindex_is_seen_by_a_running_retriever(settings: Settings, embedder: 
 def test_retrieval_settings_defaults_are_sane() -> None:
     defaults = RetrievalSettings()
     assert 1 <= defaults.top_k <= defaults.candidates
+
+
+def test_names_match_across_scripts() -> None:
+    """An English question's "Zhornik" finds the Cyrillic "Жорник" (and "Kirby" finds "Кирби")."""
+    index = KeywordIndex(
+        ["bg", "ru", "other"],
+        [
+            "Ким придружаваха кметът Александър Жорник и губернаторът Михаил Дегтярев.",
+            "Представитель Белого дома Джон Кирби заявлял о переговорах.",
+            "Снегопад закрыл перевалы в горах.",
+        ],
+    )
+    assert index.search("Who is Zhornik?", 3)[0].chunk_id == "bg"
+    assert index.search("What did John Kirby say?", 3)[0].chunk_id == "ru"
+    assert index.search("Degtyarev", 3)[0].coverage == 1.0
+
+
+def test_a_chunk_holding_every_rare_term_covers_the_question_fully() -> None:
+    index = KeywordIndex(["a", "b"], ["истребители Су-57 и Су-35", "истребители летят"])
+    hits = {hit.chunk_id: hit.coverage for hit in index.search("Су-57", 5)}
+    assert hits["a"] == 1.0
+    assert hits.get("b", 0.0) < 0.5
+
+
+def test_a_name_asked_alone_ranks_its_article_first(settings: Settings, embedder: HashEmbedder) -> None:
+    (settings.index.corpus_dir / "ru.txt").write_text(
+        "Визит на завод\n\nКима сопровождали мэр Александр Жорник и губернатор Михаил Дегтярев.",
+        encoding="utf-8",
+    )
+    result = _retriever(settings, embedder).retrieve("Жорника")
+    assert result.articles[0] == "ru"
