@@ -320,6 +320,20 @@ class CitationCheck:
         return tuple(found)
 
 
+def statement_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` that state something: framing headings and letter-less pieces left out."""
+    headings = _heading_spans(text)
+    found = []
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        if not _has_letters(strip_markers(sentence)):
+            continue
+        if any(h_start <= start and end <= h_end for h_start, h_end in headings):
+            continue
+        found.append(sentence)
+    return found
+
+
 def check_answer(
     text: str, n_sources: int, language: str, *, not_covered: str | Iterable[str] = ()
 ) -> CitationCheck:
@@ -336,15 +350,9 @@ def check_answer(
 
     phrases = [not_covered] if isinstance(not_covered, str) else list(not_covered)
     exempt = {_normalized(phrase) for phrase in phrases}
-    headings = _heading_spans(fixed)
     uncited: list[str] = []
     statements = refusals = 0
-    for start, end in sentence_spans(fixed):
-        sentence = fixed[start:end]
-        if not _has_letters(strip_markers(sentence)):
-            continue
-        if any(h_start <= start and end <= h_end for h_start, h_end in headings):
-            continue
+    for sentence in statement_sentences(fixed):
         statements += 1
         if _normalized(sentence) in exempt:
             refusals += 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.citations import answer_language, markers, split_sentences, strip_markers
+from bot.citations import answer_language, markers, statement_sentences, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
 
@@ -99,12 +99,15 @@ class Scores:
     facts: int = 0
     facts_found: int = 0
     latencies: list[float] = field(default_factory=list)
+    first_tokens: list[float] = field(default_factory=list)
     modes: dict[str, int] = field(default_factory=dict)
     by_language: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, question: Question, result: Answer) -> None:
         self.questions += 1
         self.latencies.append(result.latency_ms)
+        if result.first_token_ms is not None:
+            self.first_tokens.append(result.first_token_ms)
         self.modes[result.mode] = self.modes.get(result.mode, 0) + 1
         gold = set(question.articles)
         if question.answerable:
@@ -119,9 +122,7 @@ class Scores:
         for marker in markers(result.text):
             self.dangling += marker not in known
         if not result.refused:
-            for sentence in split_sentences(result.text):
-                if not strip_markers(sentence).strip() or sentence.rstrip().endswith(":"):
-                    continue
+            for sentence in statement_sentences(result.text):
                 self.sentences += 1
                 self.cited_sentences += bool(markers(sentence))
             cited = {s.article_id for s in result.sources if s.marker in set(markers(result.text))}
@@ -154,6 +155,7 @@ class Scores:
             "refusal_accuracy": share(self.refusals_right, self.questions),
             "fact_recall": share(self.facts_found, self.facts),
             "latency_p50_ms": round(statistics.median(self.latencies), 1) if self.latencies else None,
+            "first_token_p50_ms": round(statistics.median(self.first_tokens), 1) if self.first_tokens else None,
             "modes": self.modes,
             "per_language": {
                 lang: {"questions": n, "language_match": share(ok, n), "fallback_share": share(fb, n)}
@@ -175,13 +177,18 @@ def run_eval(
         history: list[Turn] = []
         result: Answer | None = None
         for turn in question.turns:
-            result = backend.answer(turn, history[-history_turns:] if history_turns else [])
+            # Streamed (into nothing) so the time to the first token is measured as a user would see it.
+            result = backend.answer(turn, history[-history_turns:] if history_turns else [], _ignore)
             history.append(Turn(turn, result.text, result.language))
         assert result is not None
         scores.add(question, result)
         if on_result is not None:
             on_result(answer_record(question.id, question.turns[-1], result))
     return scores.summary()
+
+
+def _ignore(_: str) -> None:
+    return None
 
 
 def format_summary(summary: dict[str, Any]) -> Iterator[str]:

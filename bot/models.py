@@ -50,6 +50,8 @@ class Answer:
     question: str = ""
     note: str | None = None
     latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    """When the model's first token arrived (streamed answers only)."""
 
 
 @dataclass(frozen=True)

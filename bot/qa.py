@@ -15,10 +15,10 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from bot.citations import check_answer, renumber, sentence_spans, strip_markers
+from bot.citations import check_answer, markers, renumber, sentence_spans, statement_sentences, strip_markers
 from bot.conversation import rule_condense
 from bot.extractive import EvidenceGroup, extractive_answer, number_evidence, select_evidence
 from bot.models import Answer, Source, TokenSink, Turn
@@ -59,7 +59,6 @@ class Pipeline:
     condense_with_llm: bool = True
     allow_refusal: bool = True
     """Offer the model the "not covered" reply; off for small local models, which take it too eagerly."""
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def answer(
@@ -76,6 +75,8 @@ def answer(
     retrieval = pipeline.retriever.retrieve(standalone)
     not_covered = pipeline.prompts.phrase("not_covered", language)
 
+    first_token: list[float] = []
+
     def done(
         text: str, sources: Sequence[Source], mode: str, *, refused: bool = False, note: str | None = None
     ) -> Answer:
@@ -89,6 +90,7 @@ def answer(
             question=standalone,
             note=note,
             latency_ms=(time.perf_counter() - started) * 1000,
+            first_token_ms=(first_token[0] - started) * 1000 if first_token else None,
         )
 
     if not retrieval.relevant:
@@ -111,7 +113,14 @@ def answer(
     note_key = "fallback_note"
     try:
         generated = _generate_checked(
-            pipeline, standalone, language, groups, sources, not_covered, on_token=on_token
+            pipeline,
+            standalone,
+            language,
+            groups,
+            sources,
+            not_covered,
+            on_token=on_token,
+            first_token=first_token,
         )
     except (LLMUnavailable, LLMBadResponse) as exc:
         logger.warning("LLM failed, answering extractively: %s", exc)
@@ -169,6 +178,7 @@ def _generate_checked(
     not_covered: str,
     *,
     on_token: TokenSink | None,
+    first_token: list[float],
 ) -> tuple[str, bool] | None:
     """The model's answer once it passes the checks (text, refused), or None after a failed retry."""
     generator = pipeline.generator
@@ -187,6 +197,8 @@ def _generate_checked(
             releaser = _CitedReleaser(on_token, len(sources))
             parts = []
             for delta in generator.stream(messages, max_tokens=pipeline.max_tokens):
+                if not first_token:
+                    first_token.append(time.perf_counter())
                 parts.append(delta)
                 releaser.feed(delta)
             text = "".join(parts)
@@ -195,11 +207,34 @@ def _generate_checked(
         check = check_answer(text, len(sources), language, not_covered=[not_covered])
         if check.not_covered:
             return check.text, True
-        if check.ok:
+        problems = check.problems if not check.ok else _unsupported_numbers(check.text, groups)
+        if not problems:
             return check.text, False
-        problems = check.problems
         logger.info("answer attempt %d rejected: %s", attempt + 1, "; ".join(problems))
     return None
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[str, ...]:
+    """Numbers the answer states that its cited evidence does not contain: a cheap check of invention.
+
+    Numbers read the same in every language, so this works when the answer and
+    the evidence are in different languages; a figure the model made up ("the
+    score was 0-0 [1]") sends the answer back for a retry, then to the fallback.
+    """
+    evidence = {g.marker: " ".join((g.title, g.date or "", *g.sentences)) for g in groups}
+    problems = []
+    for sentence in statement_sentences(text):
+        cited = " ".join(evidence.get(marker, "") for marker in markers(sentence))
+        known = {n.replace(",", ".") for n in _NUMBER.findall(cited)}
+        for number in _NUMBER.findall(strip_markers(sentence)):
+            if number.replace(",", ".") not in known:
+                problems.append(
+                    f"It says {number}, which the cited evidence does not say: {sentence.strip()}"
+                )
+    return tuple(problems)
 
 
 class _CitedReleaser:

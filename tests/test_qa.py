@@ -135,3 +135,21 @@ def test_follow_up_is_rewritten_by_the_llm_when_there_is_one(retriever: Retrieve
     result = answer("Who accompanied him there?", history, _pipeline(retriever, generator))
     assert result.question.startswith("Who accompanied Kim Jong Un")
     assert "Which aircraft plant" in generator.requests[0][0]["content"]
+
+
+def test_a_number_the_evidence_does_not_hold_sends_the_answer_back(retriever: Retriever) -> None:
+    generator = QueueGenerator(
+        "Kim was accompanied by 12 officials [1].",
+        "Kim was accompanied by the mayor Alexander Zhornik [1].",
+    )
+    result = answer(QUESTION, [], _pipeline(retriever, generator))
+    assert result.mode == "llm"
+    assert "12" not in result.text
+    assert "It says 12" in generator.requests[1][1]["content"]
+
+
+def test_time_to_first_token_is_reported_for_streamed_answers(retriever: Retriever) -> None:
+    generator = QueueGenerator("The mayor Alexander Zhornik accompanied him [1].")
+    result = answer(QUESTION, [], _pipeline(retriever, generator), on_token=lambda _: None)
+    assert result.first_token_ms is not None
+    assert 0 <= result.first_token_ms <= result.latency_ms
