@@ -68,6 +68,8 @@ def _settings(**overrides: Any) -> Settings:
                 first = exc.errors()[0]
                 raise NewsbotError(f"bad option --{first['loc'][0]}: {first['msg']}") from exc
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    import bm25s  # noqa: F401  (it sets its own logger to DEBUG when imported: import first, then quiet it)
+
     for noisy in ("httpx", "bm25s", "chromadb"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings

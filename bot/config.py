@@ -29,6 +29,13 @@ class RetrievalSettings(BaseModel):
         description="Relevance threshold on the best passage's cosine similarity; "
         "below it the bot says the articles don't cover the question.",
     )
+    min_keyword_coverage: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="A question is also relevant when one chunk holds this share of its terms (IDF-weighted), "
+        "e.g. a name asked on its own.",
+    )
     keyword_weight: float = Field(
         0.1,
         ge=0.0,

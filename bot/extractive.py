@@ -20,6 +20,7 @@ from bot.models import Passage, Source
 from bot.prompts import Prompts
 from index.embeddings import Embedder
 from index.errors import NewsbotError
+from index.keyword import fold
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ EMBED_SENTENCE_CHARS = 200
 """A long sentence is embedded by its opening only; the gist of a news sentence comes first."""
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'’][^\W\d_]+)*")
-_FOLD = str.maketrans("іыэєґ", "ииеег")  # after NFD: ї→і, й→и, ё→е
 _MIN_LETTERS = 12
 _MIN_WORDS = 3
 _DUPLICATE_OVERLAP = 0.8
@@ -141,12 +141,13 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def _fold(word: str) -> str:
-    """Lower case without accents, and with the letters Russian, Ukrainian and Bulgarian spell apart merged.
+    """Lower case without accents, transliterated like the keyword index's tokens.
 
-    So "Путін" meets "Путин", "Кім" meets "Ким", "Zürich" meets "Zurich".
+    So "Путін" meets "Путин", "Кім" meets "Ким", "Zürich" meets "Zurich" and an
+    English "Zhornik" meets "Жорник".
     """
     decomposed = unicodedata.normalize("NFD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
+    return fold("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 def _question_terms(question: str) -> dict[str, float]:

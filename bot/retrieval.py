@@ -109,9 +109,12 @@ class Retriever:
             if passage.article_id not in articles:
                 articles.append(passage.article_id)
         best = max(similarity.values(), default=0.0)
+        coverage = max((hit.coverage for hit in keyword), default=0.0)
         top = set(articles[: self.settings.top_k])
         kept = tuple(p for p in passages if p.article_id in top)
-        if best < self.settings.min_score:
+        # Relevant when the meaning is close enough, or when a chunk holds (nearly) every term asked,
+        # e.g. a name on its own, whose embedding says little.
+        if best < self.settings.min_score and coverage < self.settings.min_keyword_coverage:
             kept = ()
         return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
 

@@ -60,10 +60,15 @@ _STOPWORDS = frozenset(
 )
 
 
+def fold(text: str) -> str:
+    """Lower case, Cyrillic transliterated and letter variants merged: the form words are compared in."""
+    return text.lower().translate(_FOLD)
+
+
 def tokenize(text: str) -> list[str]:
     """Folded, prefix-stemmed tokens of ``text`` (stop words dropped, numbers kept whole)."""
     tokens = []
-    for raw in _TOKEN.findall(text.lower().translate(_FOLD)):
+    for raw in _TOKEN.findall(fold(text)):
         if raw[0].isdigit():
             tokens.append(raw.replace(",", "."))
         elif raw not in _STOPWORDS and len(raw) > 1:
