@@ -331,9 +331,10 @@ def telegram(
 ) -> None:
     """Run the Telegram bot (long polling by default)."""
     with _errors():
-        from bot.telegram_app import run_bot
+        from bot.telegram_app import check_token, run_bot
 
         settings = _settings()
+        check_token(settings)  # a bad token is reported before minutes of indexing, not after
         with _newsbot(settings) as bot:
             bot.ensure_index()  # built before taking messages
             run_bot(settings, bot, webhook_url=webhook_url)

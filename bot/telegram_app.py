@@ -45,7 +45,7 @@ _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
-def _token(settings: Settings) -> str:
+def check_token(settings: Settings) -> str:
     """The bot token, checked for shape before anything touches the network."""
     secret = settings.telegram.token
     token = secret.get_secret_value().strip() if secret is not None else ""
@@ -74,7 +74,7 @@ def build_application(
     stream_interval: float = 1.0,
 ) -> NewsbotApplication:
     """The bot, ready to run or to be driven by ``process_update``; chat history in ``persistence_dir``."""
-    token = _token(settings)
+    token = check_token(settings)
     # Request URLs carry the token: the HTTP client and PTB's URL-logging loggers stay at WARNING.
     for name in ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot"):
         named = logging.getLogger(name)
