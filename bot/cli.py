@@ -179,6 +179,7 @@ def show(
 ) -> None:
     """Print an article as indexed: metadata, what cleaning removed, cleaned text with chunk boundaries."""
     with _errors():
+        from index.articles import article_id as path_id
         from index.articles import load_corpus
         from index.chunking import chunk_article
         from index.ingest import chunking_salt
@@ -192,7 +193,7 @@ def show(
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:
             reason = next(
-                (s.reason for s in skipped if s.path.with_suffix("").name == Path(article_id).name), None
+                (s.reason for s in skipped if path_id(s.path, settings.index.corpus_dir) == article_id), None
             )
             raise ArticleNotFound(
                 f"no article {article_id!r} in {settings.index.corpus_dir}"

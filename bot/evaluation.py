@@ -125,7 +125,8 @@ class Scores:
             for sentence in statement_sentences(result.text):
                 self.sentences += 1
                 self.cited_sentences += bool(markers(sentence))
-            cited = {s.article_id for s in result.sources if s.marker in set(markers(result.text))}
+            used = set(markers(result.text))
+            cited = {s.article_id for s in result.sources if s.marker in used}
             self.cited_articles += len(cited)
             self.cited_gold += len(cited & gold)
         detected = answer_language(strip_markers(result.text), question.lang) or result.language
@@ -155,7 +156,9 @@ class Scores:
             "refusal_accuracy": share(self.refusals_right, self.questions),
             "fact_recall": share(self.facts_found, self.facts),
             "latency_p50_ms": round(statistics.median(self.latencies), 1) if self.latencies else None,
-            "first_token_p50_ms": round(statistics.median(self.first_tokens), 1) if self.first_tokens else None,
+            "first_token_p50_ms": round(statistics.median(self.first_tokens), 1)
+            if self.first_tokens
+            else None,
             "modes": self.modes,
             "per_language": {
                 lang: {"questions": n, "language_match": share(ok, n), "fallback_share": share(fb, n)}

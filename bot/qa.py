@@ -23,15 +23,13 @@ from bot.conversation import rule_condense
 from bot.extractive import EvidenceGroup, extractive_answer, number_evidence, select_evidence
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
-from bot.retrieval import Retrieval, Retriever
+from bot.retrieval import Retriever
 from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, str]
-
-_MARKER = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
 
 
 class Generator(Protocol):
@@ -261,7 +259,7 @@ class _CitedReleaser:
             if end <= self._released:
                 continue
             sentence = self._buffer[start:end]
-            numbers = [int(n) for m in _MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
+            numbers = markers(sentence)
             if not strip_markers(sentence).strip():
                 continue
             if not numbers or any(n < 1 or n > self._n for n in numbers):
@@ -269,8 +267,3 @@ class _CitedReleaser:
                 return
             self._sink(self._buffer[self._released : end])
             self._released = end
-
-
-def retrieval_only(question: str, retriever: Retriever) -> Retrieval:
-    """Retrieval alone (for benchmarks and `--json` diagnostics)."""
-    return retriever.retrieve(question)

@@ -39,7 +39,9 @@ class Embedder(Protocol):
         ...
 
 
-def _encode_locked(lock: threading.Lock, encode: Callable[[list[str]], Any], texts: Sequence[str]) -> list[Vector]:
+def _encode_locked(
+    lock: threading.Lock, encode: Callable[[list[str]], Any], texts: Sequence[str]
+) -> list[Vector]:
     """Run a bundled model under its lock and return plain float lists."""
     if not texts:
         return []

@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,31 +94,31 @@ class Store:
             raise StoreUnavailable(f"cannot read the index at {self.location}: {exc}") from exc
         return int(metadata.get("generation", 0))
 
-    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk as (id, text, metadata), paged so a large index is not read at once."""
+    def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        """The collection read a page at a time, so a large index is not held in memory at once."""
         offset = 0
         while True:
-            page = self.collection.get(include=["documents", "metadatas"], limit=_GET_PAGE, offset=offset)
-            ids = page["ids"]
-            if not ids:
+            page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
+            if not page["ids"]:
                 return
-            yield from zip(ids, page["documents"] or [], page["metadatas"] or [], strict=False)
-            offset += len(ids)
+            yield page
+            offset += len(page["ids"])
+
+    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata)."""
+        for page in self._pages(["documents", "metadatas"]):
+            yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False)
 
     def article_states(self) -> dict[str, ArticleState]:
-        """Fingerprints and chunk counts per article id, read from the chunks' metadata."""
+        """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
         states: dict[str, ArticleState] = {}
-        offset = 0
-        while True:
-            page = self.collection.get(include=["metadatas"], limit=_GET_PAGE, offset=offset)
-            if not page["ids"]:
-                return states
+        for page in self._pages(["metadatas"]):
             for metadata in page["metadatas"] or []:
                 state = states.setdefault(str(metadata["article_id"]), ArticleState())
                 fingerprint = str(metadata["fingerprint"])
                 state.counts[fingerprint] += 1
                 state.expected[fingerprint] = int(metadata["n_chunks"])
-            offset += len(page["ids"])
+        return states
 
     def articles(self) -> list[ArticleInfo]:
         """One entry per indexed article, sorted by id."""
@@ -136,10 +136,7 @@ class Store:
                     url=metadata.get("url") or None,
                     date=metadata.get("date") or None,
                 )
-        return [
-            ArticleInfo(**{**info.__dict__, "chunks": chunks[article_id]})
-            for article_id, info in sorted(seen.items())
-        ]
+        return [replace(info, chunks=chunks[article_id]) for article_id, info in sorted(seen.items())]
 
     def stats(self) -> IndexStats:
         articles = self.articles()
