@@ -326,7 +326,8 @@ def statement_sentences(text: str) -> list[str]:
     found = []
     for start, end in sentence_spans(text):
         sentence = text[start:end]
-        if not _has_letters(strip_markers(sentence)):
+        bare = strip_markers(sentence).strip()
+        if not _has_letters(bare) or bare.endswith(":"):  # a heading, even with markers after it
             continue
         if any(h_start <= start and end <= h_end for h_start, h_end in headings):
             continue
@@ -358,6 +359,10 @@ def check_answer(
             refusals += 1
         elif not _MARKER_GROUP.search(sentence):
             uncited.append(sentence)
+
+    if statements == 0:
+        # Only headings and markers ("Answer: [1][2]"): nothing was said, so nothing is cited.
+        return CitationCheck(text=fixed, language=language, dangling=tuple(dangling), empty=True)
 
     detected = answer_language(fixed, language)
     wrong = detected is not None and detected != language

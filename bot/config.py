@@ -73,8 +73,9 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(320, ge=16, le=8192, description="Longest answer, in tokens.")
     allow_refusal: bool | None = Field(
         None,
-        description="Let the model reply that the articles don't cover a question (default: yes for openai, "
-        "no for local, whose small model refuses answerable questions; the relevance threshold still applies).",
+        description="Offer the model the reply that the articles don't cover a question on its first attempt "
+        "(default: yes for openai, no for local, whose small model refuses answerable questions). A retry after "
+        "an empty, uncited or made-up answer is always offered it; the relevance threshold still applies.",
     )
     timeout: float = Field(120.0, gt=0, description="Seconds before one LLM request times out.")
     retries: int = Field(

@@ -56,7 +56,8 @@ class Pipeline:
     max_tokens: int | None = None
     condense_with_llm: bool = True
     allow_refusal: bool = True
-    """Offer the model the "not covered" reply; off for small local models, which take it too eagerly."""
+    """Offer the model the "not covered" reply on its first attempt; off for small local models, which
+    take it too eagerly. A retry after an empty, uncited or made-up answer is always offered it."""
 
 
 def answer(
@@ -159,11 +160,17 @@ def _standalone(question: str, history: Sequence[Turn], language: str, pipeline:
     return rewritten
 
 
-def _messages(pipeline: Pipeline, template: str, **variables: object) -> list[Message]:
-    allow = pipeline.allow_refusal
+def _messages(
+    pipeline: Pipeline, template: str, *, allow_refusal: bool, **variables: object
+) -> list[Message]:
+    # The system prompt never changes between attempts, so a server's prompt cache keeps it.
+    system = pipeline.prompts.render("system", allow_refusal=pipeline.allow_refusal)
     return [
-        {"role": "system", "content": pipeline.prompts.render("system", allow_refusal=allow)},
-        {"role": "user", "content": pipeline.prompts.render(template, allow_refusal=allow, **variables)},
+        {"role": "system", "content": system},
+        {
+            "role": "user",
+            "content": pipeline.prompts.render(template, allow_refusal=allow_refusal, **variables),
+        },
     ]
 
 
@@ -188,9 +195,12 @@ def _generate_checked(
         "not_covered": not_covered,
     }
     problems: tuple[str, ...] = ()
+    allow_refusal = pipeline.allow_refusal
     for attempt in range(2):
         template = "answer" if attempt == 0 else "answer_strict"
-        messages = _messages(pipeline, template, **variables, problems=list(problems))
+        messages = _messages(
+            pipeline, template, allow_refusal=allow_refusal, **variables, problems=list(problems)
+        )
         if attempt == 0 and on_token is not None:
             releaser = _CitedReleaser(on_token, len(sources))
             parts = []
@@ -205,10 +215,15 @@ def _generate_checked(
         check = check_answer(text, len(sources), language, not_covered=[not_covered])
         if check.not_covered:
             return check.text, True
-        problems = check.problems if not check.ok else _unsupported_numbers(check.text, groups)
+        invented = _unsupported_numbers(check.text, groups) if check.ok else ()
+        problems = check.problems if not check.ok else invented
         if not problems:
             return check.text, False
         logger.info("answer attempt %d rejected: %s", attempt + 1, "; ".join(problems))
+        # A model that says nothing, or states what its evidence doesn't (an uncited claim, a made-up
+        # figure), has usually been asked something the articles don't say: the retry may answer
+        # "not covered". A wrong language says nothing about the evidence, so it doesn't open that door.
+        allow_refusal = allow_refusal or bool(check.empty or check.uncited or invented)
     return None
 
 

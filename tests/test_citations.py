@@ -199,7 +199,7 @@ def test_a_short_name_heavy_english_answer_is_not_misread() -> None:
     assert not check_answer("Petrov spoke. Ivanova left [1]. He stayed [1].", 1, "en").wrong_language
 
 
-@pytest.mark.parametrize("text", ["", "   \n ", "[1]", "[1][2]."])
+@pytest.mark.parametrize("text", ["", "   \n ", "[1]", "[1][2].", "Відповідь: [1][2][3]", "Answer:\n[1]"])
 def test_an_empty_answer_is_flagged(text: str) -> None:
     check = check_answer(text, 2, "en")
     assert check.empty

@@ -162,7 +162,9 @@ def test_chat_keeps_history_and_understands_its_commands(env: dict[str, str]) ->
     assert "history cleared" in result.stderr
 
 
-def test_telegram_without_a_token_fails_before_building_the_index(env: dict[str, str], tmp_path: Path) -> None:
+def test_telegram_without_a_token_fails_before_building_the_index(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     result = runner.invoke(cli.app, ["telegram"], env=env)
     assert result.exit_code == 1
     assert "NEWSBOT_TELEGRAM__TOKEN" in result.stderr

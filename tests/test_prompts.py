@@ -20,7 +20,6 @@ ANSWER_KEYS = (
     "extractive_intro",
     "fallback_note",
     "llm_unavailable_note",
-    "disagreement",
     "quote_open",
     "quote_close",
 )
@@ -146,7 +145,6 @@ def test_framing_phrases_end_with_a_colon_so_the_checker_reads_them_as_headings(
     prompts: Prompts, lang: str
 ) -> None:
     assert prompts.phrase("extractive_intro", lang).endswith(":")
-    assert prompts.phrase("disagreement", lang).endswith(":")
 
 
 @pytest.mark.parametrize("lang", ANSWER_LANGUAGES)

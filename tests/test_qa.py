@@ -153,3 +153,29 @@ def test_time_to_first_token_is_reported_for_streamed_answers(retriever: Retriev
     result = answer(QUESTION, [], _pipeline(retriever, generator), on_token=lambda _: None)
     assert result.first_token_ms is not None
     assert 0 <= result.first_token_ms <= result.latency_ms
+
+
+def test_an_invented_figure_lets_a_model_without_refusal_answer_not_covered_on_retry(
+    retriever: Retriever,
+) -> None:
+    not_covered = load_prompts().phrase("not_covered", "en")
+    generator = QueueGenerator("The match ended 3-1 [1].", not_covered)
+    pipeline = _pipeline(retriever, generator, allow_refusal=False)
+    result = answer("What was the score of the football match?", [], pipeline)
+    first, retry = (request[1]["content"] for request in generator.requests)
+    assert not_covered not in first, "the first attempt is not offered the refusal"
+    assert f"reply exactly: {not_covered}" in retry
+    assert generator.requests[0][0] == generator.requests[1][0], "the system prompt stays cacheable"
+    assert result.refused
+    assert result.sources == ()
+    assert result.text == not_covered
+
+
+def test_a_wrong_language_retry_is_not_offered_the_refusal(retriever: Retriever) -> None:
+    generator = QueueGenerator(
+        "Ким сопровождал мэр Александр Жорник [1].", "The mayor Alexander Zhornik accompanied him [1]."
+    )
+    result = answer(QUESTION, [], _pipeline(retriever, generator, allow_refusal=False))
+    assert "reply exactly" not in generator.requests[1][1]["content"]
+    assert result.mode == "llm"
+    assert not result.refused
