@@ -44,6 +44,12 @@ class RetrievalSettings(BaseModel):
         "added to its cosine similarity.",
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
+    exact_search_limit: int = Field(
+        100_000,
+        ge=0,
+        description="Up to this many chunks the dense search is exact, over the embeddings held in memory "
+        "(~1.5 KB a chunk); above it Chroma's approximate HNSW index answers.",
+    )
 
 
 class LLMSettings(BaseModel):

@@ -109,6 +109,12 @@ class Store:
         for page in self._pages(["documents", "metadatas"]):
             yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False)
 
+    def iter_vectors(self) -> Iterator[tuple[str, Vector]]:
+        """Every stored chunk's id and embedding (for an exact in-memory search)."""
+        for page in self._pages(["embeddings"]):
+            embeddings = page["embeddings"] if page["embeddings"] is not None else []
+            yield from zip(page["ids"], (list(map(float, e)) for e in embeddings), strict=False)
+
     def article_states(self) -> dict[str, ArticleState]:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
         states: dict[str, ArticleState] = {}

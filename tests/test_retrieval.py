@@ -95,3 +95,25 @@ def test_a_name_asked_alone_ranks_its_article_first(settings: Settings, embedder
     )
     result = _retriever(settings, embedder).retrieve("Жорника")
     assert result.articles[0] == "ru"
+
+
+def test_exact_dense_search_agrees_with_every_chunk_scored(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    retriever = _retriever(settings, embedder, candidates=5)
+    question = "aircraft plant forum snow"
+    vector = embedder.embed_queries([question])[0]
+    stored = dict(retriever.store.iter_vectors())
+    expected = sorted(stored, key=lambda cid: -sum(a * b for a, b in zip(vector, stored[cid], strict=True)))
+    retriever.keyword_index()  # loads the embeddings
+    hits = retriever._dense(vector)
+    assert [hit.chunk_id for hit in hits] == expected[:5]
+    assert all(hit.text for hit in hits)
+
+
+def test_above_the_exact_search_limit_chroma_answers(settings: Settings, embedder: HashEmbedder) -> None:
+    exact = _retriever(settings, embedder, exact_search_limit=100_000)
+    approximate = Retriever(exact.store, exact.settings.model_copy(update={"exact_search_limit": 1}))
+    question = "Who accompanied Kim, Zhornik or Degtyarev?"
+    assert approximate.retrieve(question).articles[0] == exact.retrieve(question).articles[0] == "plant"
+    assert approximate._vectors is None and exact._vectors is not None
