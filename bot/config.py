@@ -81,7 +81,8 @@ class LLMSettings(BaseModel):
         None,
         description="Offer the model the reply that the articles don't cover a question on its first attempt "
         "(default: yes for openai, no for local, whose small model refuses answerable questions). A retry after "
-        "an empty, uncited or made-up answer is always offered it; the relevance threshold still applies.",
+        "an empty answer, or one stating a figure no evidence holds, is always offered it; the relevance "
+        "threshold still applies.",
     )
     timeout: float = Field(120.0, gt=0, description="Seconds before one LLM request times out.")
     retries: int = Field(

@@ -57,7 +57,8 @@ class Pipeline:
     condense_with_llm: bool = True
     allow_refusal: bool = True
     """Offer the model the "not covered" reply on its first attempt; off for small local models, which
-    take it too eagerly. A retry after an empty, uncited or made-up answer is always offered it."""
+    take it too eagerly. A retry after an empty answer, or one stating a figure no evidence holds, is
+    always offered it."""
 
 
 def answer(
@@ -220,10 +221,11 @@ def _generate_checked(
         if not problems:
             return check.text, False
         logger.info("answer attempt %d rejected: %s", attempt + 1, "; ".join(problems))
-        # A model that says nothing, or states what its evidence doesn't (an uncited claim, a made-up
-        # figure), has usually been asked something the articles don't say: the retry may answer
-        # "not covered". A wrong language says nothing about the evidence, so it doesn't open that door.
-        allow_refusal = allow_refusal or bool(check.empty or check.uncited or invented)
+        # A model that says nothing, or states a figure no evidence holds ("the score was 0-0"), has
+        # usually been asked something the articles don't say: the retry may answer "not covered".
+        # A missing marker, a wrong marker or a wrong language doesn't open that door: the small model
+        # drops markers from right answers, and offered the refusal then, it took it.
+        allow_refusal = allow_refusal or check.empty or _states_unknown_figures(check.text, groups)
     return None
 
 
@@ -248,6 +250,14 @@ def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[st
                     f"It says {number}, which the cited evidence does not say: {sentence.strip()}"
                 )
     return tuple(problems)
+
+
+def _states_unknown_figures(text: str, groups: Sequence[EvidenceGroup]) -> bool:
+    """Whether the answer states a number that no evidence sentence holds, cited or not."""
+    evidence = " ".join(" ".join((g.title, g.date or "", *g.sentences)) for g in groups)
+    known = {n.replace(",", ".") for n in _NUMBER.findall(evidence)}
+    stated = {n.replace(",", ".") for n in _NUMBER.findall(strip_markers(text))}
+    return bool(stated - known)
 
 
 class _CitedReleaser:

@@ -179,3 +179,13 @@ def test_a_wrong_language_retry_is_not_offered_the_refusal(retriever: Retriever)
     assert "reply exactly" not in generator.requests[1][1]["content"]
     assert result.mode == "llm"
     assert not result.refused
+
+
+def test_a_right_answer_missing_its_marker_is_not_offered_the_refusal(retriever: Retriever) -> None:
+    generator = QueueGenerator(
+        "The mayor Alexander Zhornik accompanied him.", "The mayor Alexander Zhornik accompanied him [1]."
+    )
+    result = answer(QUESTION, [], _pipeline(retriever, generator, allow_refusal=False))
+    assert "reply exactly" not in generator.requests[1][1]["content"]
+    assert result.mode == "llm"
+    assert not result.refused
