@@ -232,6 +232,15 @@ def _generate_checked(
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
+def _figures(text: str) -> set[str]:
+    """The numbers in ``text``, with "3,5" and "3.5" read as one."""
+    return {number.replace(",", ".") for number in _NUMBER.findall(text)}
+
+
+def _group_text(group: EvidenceGroup) -> str:
+    return " ".join((group.title, group.date or "", *group.sentences))
+
+
 def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[str, ...]:
     """Numbers the answer states that its cited evidence does not contain: a cheap check of invention.
 
@@ -239,11 +248,10 @@ def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[st
     the evidence are in different languages; a figure the model made up ("the
     score was 0-0 [1]") sends the answer back for a retry, then to the fallback.
     """
-    evidence = {g.marker: " ".join((g.title, g.date or "", *g.sentences)) for g in groups}
+    evidence = {g.marker: _group_text(g) for g in groups}
     problems = []
     for sentence in statement_sentences(text):
-        cited = " ".join(evidence.get(marker, "") for marker in markers(sentence))
-        known = {n.replace(",", ".") for n in _NUMBER.findall(cited)}
+        known = _figures(" ".join(evidence.get(marker, "") for marker in markers(sentence)))
         for number in _NUMBER.findall(strip_markers(sentence)):
             if number.replace(",", ".") not in known:
                 problems.append(
@@ -254,10 +262,7 @@ def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[st
 
 def _states_unknown_figures(text: str, groups: Sequence[EvidenceGroup]) -> bool:
     """Whether the answer states a number that no evidence sentence holds, cited or not."""
-    evidence = " ".join(" ".join((g.title, g.date or "", *g.sentences)) for g in groups)
-    known = {n.replace(",", ".") for n in _NUMBER.findall(evidence)}
-    stated = {n.replace(",", ".") for n in _NUMBER.findall(strip_markers(text))}
-    return bool(stated - known)
+    return bool(_figures(strip_markers(text)) - _figures(" ".join(_group_text(g) for g in groups)))
 
 
 class _CitedReleaser:

@@ -109,11 +109,11 @@ class Store:
         for page in self._pages(["documents", "metadatas"]):
             yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False)
 
-    def iter_vectors(self) -> Iterator[tuple[str, Vector]]:
-        """Every stored chunk's id and embedding (for an exact in-memory search)."""
+    def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
+        """Every stored chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
         for page in self._pages(["embeddings"]):
             embeddings = page["embeddings"] if page["embeddings"] is not None else []
-            yield from zip(page["ids"], (list(map(float, e)) for e in embeddings), strict=False)
+            yield from zip(page["ids"], embeddings, strict=False)
 
     def article_states(self) -> dict[str, ArticleState]:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""

@@ -171,20 +171,17 @@ def test_an_invented_figure_lets_a_model_without_refusal_answer_not_covered_on_r
     assert result.text == not_covered
 
 
-def test_a_wrong_language_retry_is_not_offered_the_refusal(retriever: Retriever) -> None:
-    generator = QueueGenerator(
-        "Ким сопровождал мэр Александр Жорник [1].", "The mayor Alexander Zhornik accompanied him [1]."
-    )
-    result = answer(QUESTION, [], _pipeline(retriever, generator, allow_refusal=False))
-    assert "reply exactly" not in generator.requests[1][1]["content"]
-    assert result.mode == "llm"
-    assert not result.refused
-
-
-def test_a_right_answer_missing_its_marker_is_not_offered_the_refusal(retriever: Retriever) -> None:
-    generator = QueueGenerator(
-        "The mayor Alexander Zhornik accompanied him.", "The mayor Alexander Zhornik accompanied him [1]."
-    )
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Ким сопровождал мэр Александр Жорник [1].",  # wrong language
+        "The mayor Alexander Zhornik accompanied him.",  # right, but its marker missing
+    ],
+)
+def test_a_retry_for_language_or_a_missing_marker_is_not_offered_the_refusal(
+    retriever: Retriever, first: str
+) -> None:
+    generator = QueueGenerator(first, "The mayor Alexander Zhornik accompanied him [1].")
     result = answer(QUESTION, [], _pipeline(retriever, generator, allow_refusal=False))
     assert "reply exactly" not in generator.requests[1][1]["content"]
     assert result.mode == "llm"
