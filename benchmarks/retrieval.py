@@ -86,7 +86,7 @@ def main() -> None:
     if unanswerable:
         print(f"  unanswerable: {', '.join(f'{s:.3f}' for s in unanswerable)}")
     print(f"  off-topic:    max {max(off_topic):.3f}, median {statistics.median(off_topic):.3f}")
-    print(f"  current min_score: {settings.retrieval.min_score}")
+    print(f"  current min_score: {retriever.min_score}")
 
 
 if __name__ == "__main__":

