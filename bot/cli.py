@@ -189,6 +189,7 @@ def show(
             settings.index.corpus_dir,
             max_file_bytes=settings.index.max_file_bytes,
             salt=chunking_salt(settings.index),
+            follow_symlinks=settings.index.follow_symlinks,
         )
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:

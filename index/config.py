@@ -30,6 +30,11 @@ class IndexSettings(BaseModel):
         2_000_000, ge=1_000, description="Larger article files are skipped with a warning."
     )
     embed_batch_size: int = Field(16, ge=1, le=512, description="Chunks embedded per call.")
+    follow_symlinks: bool = Field(
+        False,
+        description="Index files reached through symbolic links, as long as they stay inside the corpus "
+        "folder (links out of it are never followed).",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:

@@ -56,9 +56,12 @@ class BadArticle(NewsbotError):
     """A corpus file cannot be indexed (empty, binary, over the size limit, nothing left after cleaning).
 
     Raised by ``index.articles``; a corpus load turns it into a skipped file with ``reason``
-    and a warning, an upload shows the user the message ("<file>: <reason>").
+    and a warning, an upload shows the user the message ("<file>: <reason>"). ``transient``
+    marks an I/O failure: the index keeps the article's old chunks; any other reason (empty,
+    binary, not text) removes the article from the index.
     """
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.reason = reason if reason is not None else message
+        self.transient = transient

@@ -2,8 +2,9 @@
 
 An article is re-embedded only when its fingerprint (content + cleaning +
 chunking settings) is not fully stored; articles whose files are gone are
-deleted; files that cannot be read are reported and whatever the index already
-holds for them is kept. Each article is written whole and its old version
+deleted; files that cannot be read (an I/O error) are reported and whatever the
+index already holds for them is kept, while files read and found unusable (empty,
+binary, no text) are reported and removed. Each article is written whole and its old version
 dropped after, so a reindex killed at any point leaves a usable index and the
 next run finishes the job.
 """
@@ -22,6 +23,9 @@ from index.models import Article, Chunk, ReindexReport
 from index.store import Store, drop_collection, open_store, write_lock
 
 logger = logging.getLogger(__name__)
+
+ARTICLE_CACHE = "articles.json"
+"""The loaded-articles cache in the data dir, so a reindex does not clean unchanged files again."""
 
 Progress = Callable[[int, int], None]
 """Called with (chunks embedded so far, chunks to embed in all)."""
@@ -46,7 +50,11 @@ def reindex(
             drop_collection(settings)
         store = open_store(settings, embedder, create=True)
         articles, skipped = load_corpus(
-            settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings)
+            settings.corpus_dir,
+            max_file_bytes=settings.max_file_bytes,
+            salt=chunking_salt(settings),
+            follow_symlinks=settings.follow_symlinks,
+            cache_path=settings.data_dir / ARTICLE_CACHE,
         )
         states = store.article_states()
 
@@ -69,7 +77,10 @@ def reindex(
                 )
             )
 
-        present = {a.id for a in articles} | {article_id(s.path, settings.corpus_dir) for s in skipped}
+        # A file that could not be read keeps its old chunks; one read and found unusable (emptied,
+        # binary, a link out of the corpus) is removed, or its old text would go on answering.
+        kept = {article_id(s.path, settings.corpus_dir) for s in skipped if s.keeps_index}
+        present = {a.id for a in articles} | kept
         removed = sorted(set(states) - present)
 
         embedded = _embed_and_write(store, embedder, todo, settings.embed_batch_size, progress)

@@ -38,10 +38,15 @@ class Article:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A corpus file that could not be indexed, with a reason a person can act on."""
+    """A corpus file that could not be indexed, with a reason a person can act on.
+
+    ``keeps_index``: the file could not be read (an I/O error), so whatever the index
+    holds for it stays; a file that was read and found unusable is removed from the index.
+    """
 
     path: Path
     reason: str
+    keeps_index: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"

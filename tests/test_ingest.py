@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -64,15 +65,46 @@ def test_removed_file_removes_its_chunks(settings: Settings, embedder: HashEmbed
     assert _ids(settings, embedder) == ["forum", "plant"]
 
 
-def test_a_file_turned_unreadable_keeps_what_the_index_had(
-    settings: Settings, embedder: HashEmbedder
+def test_a_file_that_cannot_be_read_keeps_what_the_index_had(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reindex(settings.index, embedder)
-    (settings.index.corpus_dir / "forum.md").write_bytes(b"\x00\x01\x02binary" * 50)
+    forum = settings.index.corpus_dir / "forum.md"
+    forum.write_text("An edit that the disk then fails to return.", encoding="utf-8")
+    real_read = os.read
+
+    def failing_read(fd: int, size: int) -> bytes:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("forum.md"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", failing_read)
     report = reindex(settings.index, embedder)
-    assert [s.path.name for s in report.skipped] == ["forum.md"]
+    assert [(s.path.name, s.reason) for s in report.skipped] == [
+        ("forum.md", "cannot read the file: Input/output error")
+    ]
     assert "forum" not in report.removed
     assert "forum" in _ids(settings, embedder)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"\x00\x01\x02binary" * 50, "binary file, not text"),
+        (b"---\ntitle: x\n---\n", "no text"),
+    ],
+)
+def test_a_file_read_and_found_unusable_is_removed_from_the_index(
+    settings: Settings, embedder: HashEmbedder, content: bytes, reason: str
+) -> None:
+    reindex(settings.index, embedder)
+    (settings.index.corpus_dir / "forum.md").write_bytes(content)
+    report = reindex(settings.index, embedder)
+    assert [s.path.name for s in report.skipped] == ["forum.md"]
+    assert reason in report.skipped[0].reason
+    assert report.removed == ("forum",)
+    assert "forum" not in _ids(settings, embedder)
 
 
 def test_rebuild_embeds_everything_again(settings: Settings, embedder: HashEmbedder) -> None:
