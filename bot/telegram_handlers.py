@@ -210,7 +210,9 @@ class ChatHandlers:
         if not articles:
             await message.reply_text(self._texts.say("no_articles", lang))
             return
-        page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
+        wanted = context.args[0] if context.args else ""
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        page = int(wanted) if wanted.isdecimal() and len(wanted) <= 6 else 1
         text, keyboard = self._sources_view(articles, page, lang)
         await message.reply_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_LINK_PREVIEWS

@@ -223,7 +223,7 @@ def _front_matter(text: str, path: Path, meta: _Meta) -> str:
         meta.removed.append(Removal("broken front matter → metadata", block.strip()))
         data = lenient
     for key in _FRONT_MATTER_KEYS:
-        value = _scalar((data or {}).get(key))
+        value = _scalar((data or {}).get(key), key, path)
         if key == "date" and value is not None:
             value = _iso_date(value) or value
         if key == "language" and value is not None:
@@ -238,14 +238,24 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 2})" if mark is not None else str(problem)
 
 
-def _scalar(value: Any) -> str | None:
-    """A front matter value as one line of text; empty means absent."""
+def _scalar(value: Any, key: str, path: Path) -> str | None:
+    """A front matter value as one line of text; empty means absent; a value of the wrong type is dropped.
+
+    ``title: [a, b]``, ``url: {a: 1}`` or ``date: 12345`` are not what the field means: warn and
+    leave the field to be derived from the text, rather than store "['a', 'b']" as a title.
+    """
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
         return value.isoformat()
+    wrong = isinstance(value, list | dict | set | tuple | bool) or (
+        key in ("date", "url", "language") and not isinstance(value, str)
+    )
+    if wrong:
+        logger.warning("%s: front matter %s %r is not a text value; ignored", path, key, value)
+        return None
     text = " ".join(str(value).split())
     return text or None
 

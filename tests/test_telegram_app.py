@@ -797,6 +797,32 @@ async def test_rejected_upload_shows_the_backends_reason(
     assert api.texts(ADMIN) == ["new.txt is not valid UTF-8 text"]
 
 
+async def test_upload_without_a_declared_size_stops_downloading_past_the_limit(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(1000):  # 64 MB if read to the end
+            sent.append(1)
+            yield b"x" * 65_536
+
+    api.download.mock(return_value=httpx.Response(200, content=endless()))
+    await feed(app, document_update("huge.txt", None))
+    assert api.texts(ADMIN) == ["huge.txt is too big (1001 KB); the limit is 1000 KB."]
+    assert len(sent) < 40
+    assert backend.added == []
+
+
+async def test_sources_page_argument_that_is_not_a_plain_number_shows_the_first_page(
+    app: NewsbotApplication, api: BotAPI
+) -> None:
+    for argument in ("²", "٣", "-1", "9" * 50):
+        await feed(app, message_update(f"/sources {argument}"))
+    assert len(api.texts()) == 4
+    assert all(text.startswith("<b>Indexed articles — page 1 of 1") for text in api.texts())
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 
