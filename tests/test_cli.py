@@ -218,3 +218,19 @@ def test_user_id_lists_may_be_written_with_commas(monkeypatch: pytest.MonkeyPatc
     assert settings.telegram.allowed_users == [123, 456]
     assert settings.telegram.admins == [789]
     assert settings.log_level == "INFO"
+
+
+def test_an_unreachable_llm_falls_back_to_quoting_with_a_note_and_exit_zero(
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = {
+        **env,
+        "NEWSBOT_LLM__PROVIDER": "openai",
+        "NEWSBOT_LLM__BASE_URL": "http://127.0.0.1:9/v1",  # the discard port: connection refused
+        "NEWSBOT_LLM__RETRIES": "0",
+    }
+    result = runner.invoke(cli.app, ["ask", "Who accompanied Kim at the aircraft plant?"], env=unreachable)
+    assert result.exit_code == 0, result.output
+    assert "The language model can't be reached right now." in result.stdout
+    assert "[1]" in result.stdout
+    assert "no LLM server at http://127.0.0.1:9/v1" in caplog.text  # a WARNING line on stderr
