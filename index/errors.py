@@ -28,6 +28,11 @@ class StoreUnavailable(NewsbotError):
     """The Chroma store cannot be opened or reached (server down, data dir unwritable)."""
 
 
+class IndexCorrupt(StoreUnavailable):
+    """The local index files are damaged (a truncated database); the user is told to run
+    `newsbot reindex --rebuild`, which moves the damaged copy aside and builds afresh."""
+
+
 class IndexBusy(NewsbotError):
     """Another process holds the write lock on the index; the user is told to wait or retry."""
 

@@ -46,8 +46,7 @@ def reindex(
     """Bring the index in step with the corpus folder, embedding only what is new or changed."""
     started = time.perf_counter()
     with write_lock(settings):
-        if rebuild:
-            drop_collection(settings)
+        set_aside = drop_collection(settings) if rebuild else None
         store = open_store(settings, embedder, create=True)
         articles, skipped = load_corpus(
             settings.corpus_dir,
@@ -97,6 +96,7 @@ def reindex(
         skipped=tuple(skipped),
         chunks_embedded=embedded,
         seconds=time.perf_counter() - started,
+        set_aside=set_aside,
     )
 
 

@@ -107,6 +107,8 @@ class ReindexReport:
     skipped: tuple[Skipped, ...] = ()
     chunks_embedded: int = 0
     seconds: float = 0.0
+    set_aside: Path | None = None
+    """Where ``--rebuild`` moved a damaged index, kept for inspection."""
 
     def summary(self) -> str:
         """The one line printed at the end of a reindex."""
@@ -116,4 +118,7 @@ class ReindexReport:
         )
         if self.skipped:
             line += " (" + "; ".join(f"{s.path.name}: {s.reason}" for s in self.skipped) + ")"
-        return f"{line} — {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        line = f"{line} — {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        if self.set_aside is not None:
+            line += f" (the damaged index was moved to {self.set_aside})"
+        return line

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from index.errors import IndexBusy, IndexMismatch, IndexMissing
+from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, StoreUnavailable
 from index.ingest import reindex
 from index.store import open_store, write_lock
 from tests.fakes import HashEmbedder
@@ -195,3 +195,45 @@ def test_kill_9_mid_reindex_leaves_a_usable_index_and_the_next_run_finishes(
     fresh = reindex(settings.index.model_copy(update={"data_dir": tmp_path / "fresh"}), HashEmbedder())
     assert len(ids) == fresh.chunks_embedded, "no missing or orphaned chunks"
     assert reindex(settings.index, embedder).chunks_embedded == 0
+
+
+def _truncate_database(settings: Settings) -> None:
+    database = settings.index.data_dir / "chroma" / "chroma.sqlite3"
+    data = database.read_bytes()
+    database.write_bytes(data[: len(data) // 3])
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # as a new process would: no client cached from before
+
+
+def test_a_damaged_index_says_to_rebuild_and_rebuild_sets_it_aside(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    reindex(settings.index, embedder)
+    _truncate_database(settings)
+    for attempt in (lambda: open_store(settings.index, embedder), lambda: reindex(settings.index, embedder)):
+        with pytest.raises(IndexCorrupt, match="run `newsbot reindex --rebuild`"):
+            attempt()
+
+    report = reindex(settings.index, embedder, rebuild=True)
+
+    assert sorted(report.added) == ["forum", "plant", "world/weather"]
+    assert report.set_aside is not None and report.set_aside.parent == settings.index.data_dir
+    assert (report.set_aside / "chroma.sqlite3").exists()  # kept for inspection
+    assert f"the damaged index was moved to {report.set_aside}" in report.summary()
+    assert _ids(settings, embedder) == ["forum", "plant", "world/weather"]
+
+
+def test_a_full_disk_is_one_line_naming_disk_space_and_the_data_dir(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(settings.index, embedder, create=True)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    monkeypatch.setattr(store.collection, "delete", full)
+    with pytest.raises(StoreUnavailable) as caught:
+        store.delete_article("plant")
+    assert str(caught.value).startswith(f"no disk space left for the index in {settings.index.data_dir}")
+    assert "\n" not in str(caught.value)
