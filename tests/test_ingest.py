@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, StoreUnavailable
 from index.ingest import reindex
-from index.store import open_store, write_lock
+from index.store import Store, open_store, write_lock
 from tests.fakes import HashEmbedder
 
 
@@ -237,3 +237,27 @@ def test_a_full_disk_is_one_line_naming_disk_space_and_the_data_dir(
         store.delete_article("plant")
     assert str(caught.value).startswith(f"no disk space left for the index in {settings.index.data_dir}")
     assert "\n" not in str(caught.value)
+
+
+def test_a_no_change_reindex_reads_no_chunk_metadata_back(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reindex(settings.index, embedder)
+
+    def scan(self: Store) -> None:
+        raise AssertionError("the manifest should have answered")
+
+    monkeypatch.setattr(Store, "article_states", scan)
+    report = reindex(settings.index, embedder)
+    assert sorted(report.unchanged) == ["forum", "plant", "world/weather"]
+    assert report.chunks_embedded == 0
+
+
+def test_the_manifest_is_not_trusted_once_the_index_changed_behind_it(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    reindex(settings.index, embedder)
+    open_store(settings.index, embedder).delete_article("plant")  # as a killed run might leave it
+    report = reindex(settings.index, embedder)
+    assert report.updated == () and report.added == ("plant",)
+    assert _ids(settings, embedder) == ["forum", "plant", "world/weather"]
