@@ -45,6 +45,12 @@ class RetrievalSettings(BaseModel):
         "added to its cosine similarity.",
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
+    max_question_chars: int = Field(
+        1000,
+        ge=50,
+        le=100_000,
+        description="Longer questions are cut to this many characters before retrieval and the prompt.",
+    )
     exact_search_limit: int = Field(
         100_000,
         ge=0,

@@ -25,6 +25,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.chat_store import ChatStore
 from bot.config import Settings
 from bot.models import Backend, Turn
+from bot.questions import asks_something
 from bot.telegram_format import Texts, page_count, render_answer, render_article, user_language
 from bot.telegram_stream import NO_LINK_PREVIEWS, deliver, stream_answer
 from index.errors import NewsbotError
@@ -252,6 +253,9 @@ class ChatHandlers:
             return
         if not question:
             await message.reply_text(self._texts.say("empty_question", user_lang))
+            return
+        if not asks_something(question):  # emoji, punctuation, bare [1] markers: nothing to look up
+            await message.reply_text(self._texts.say("ask_a_question", user_lang))
             return
         wait = self._limiter.acquire(user.id)
         if wait:

@@ -392,6 +392,18 @@ async def test_unexpected_error_gets_an_apology_in_the_question_language(
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
 
 
+async def test_a_message_without_words_is_asked_for_a_question_without_touching_the_corpus(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, message_update("🔥🔥🔥", language_code="de"))
+    await feed(app, message_update("[1]" * 1000))
+    assert api.texts() == [
+        "Bitte stellen Sie eine Frage in Worten zu den Nachrichtenartikeln.",
+        "Please ask a question in words about the news articles.",
+    ]
+    assert backend.calls == []
+
+
 async def test_final_edit_failure_falls_back_to_a_new_message(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
