@@ -192,7 +192,7 @@ def show(
         from index.articles import article_id as path_id
         from index.articles import load_corpus
         from index.chunking import chunk_article
-        from index.ingest import chunking_salt
+        from index.ingest import ARTICLE_CACHE, chunking_salt
 
         settings = _settings()
         articles, skipped = load_corpus(
@@ -200,6 +200,8 @@ def show(
             max_file_bytes=settings.index.max_file_bytes,
             salt=chunking_salt(settings.index),
             follow_symlinks=settings.index.follow_symlinks,
+            # The reindex's cache, when there is one: unchanged files are not cleaned again.
+            cache_path=cache if (cache := settings.index.data_dir / ARTICLE_CACHE).exists() else None,
         )
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:
