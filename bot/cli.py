@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +19,10 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,8 +43,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: paths, titles and error texts may hold "[/bold]" and must print as they are.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 logger = logging.getLogger(__name__)
 
 ProviderOption = Annotated[
@@ -57,8 +61,14 @@ def _settings(**overrides: Any) -> Settings:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = "NEWSBOT_" + "__".join(str(p).upper() for p in first["loc"])
+        where = "NEWSBOT_" + "__".join(p.upper() for p in first["loc"] if isinstance(p, str))
         raise NewsbotError(f"bad setting {where}: {first['msg']}") from exc
+    except SettingsError as exc:  # a value that should be JSON and is not
+        field = re.search(r'field "([^"]+)"', str(exc))
+        where = f"NEWSBOT_{field[1].upper()}…" if field else "a NEWSBOT_ variable"
+        raise NewsbotError(
+            f"bad setting {where}: {exc.__cause__ or exc} (lists and sections are JSON)"
+        ) from exc
     for section, values in overrides.items():
         if values:
             current = getattr(settings, section)
@@ -81,7 +91,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except NewsbotError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -134,7 +144,7 @@ def _newsbot(settings: Settings) -> Any:
 
 def _print_skipped(report: Any) -> None:
     for skipped in report.skipped:
-        err.print(f"[yellow]warning:[/yellow] {skipped}", markup=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(skipped))}", markup=True)
 
 
 @app.command()
@@ -182,13 +192,16 @@ def show(
         from index.articles import article_id as path_id
         from index.articles import load_corpus
         from index.chunking import chunk_article
-        from index.ingest import chunking_salt
+        from index.ingest import ARTICLE_CACHE, chunking_salt
 
         settings = _settings()
         articles, skipped = load_corpus(
             settings.index.corpus_dir,
             max_file_bytes=settings.index.max_file_bytes,
             salt=chunking_salt(settings.index),
+            follow_symlinks=settings.index.follow_symlinks,
+            # The reindex's cache, when there is one: unchanged files are not cleaned again.
+            cache_path=cache if (cache := settings.index.data_dir / ARTICLE_CACHE).exists() else None,
         )
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:
@@ -199,7 +212,7 @@ def show(
                 f"no article {article_id!r} in {settings.index.corpus_dir}"
                 + (f": {reason}" if reason else "")
             )
-        out.print(f"[bold]{article.title}[/bold]", markup=True)
+        out.print(Text(article.title, style="bold"))
         for key in ("id", "path", "language", "date", "url", "source", "encoding", "fingerprint"):
             out.print(f"{key + ':':13}{getattr(article, key) or '-'}")
         if article.removed:

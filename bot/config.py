@@ -6,11 +6,12 @@ with arguments and ``_env_file=None``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.config import EmbeddingSettings, IndexSettings
 
@@ -45,6 +46,12 @@ class RetrievalSettings(BaseModel):
         "added to its cosine similarity.",
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
+    max_question_chars: int = Field(
+        1000,
+        ge=50,
+        le=100_000,
+        description="Longer questions are cut to this many characters before retrieval and the prompt.",
+    )
     exact_search_limit: int = Field(
         100_000,
         ge=0,
@@ -108,10 +115,10 @@ class TelegramSettings(BaseModel):
         "https://api.telegram.org/bot",
         description="Bot API base URL (change for a self-hosted Bot API server).",
     )
-    allowed_users: list[int] = Field(
+    allowed_users: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="User ids allowed to ask; empty means everyone."
     )
-    admins: list[int] = Field(
+    admins: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="User ids allowed to /reindex and upload articles."
     )
     rate_limit: int = Field(10, ge=1, description="Questions one user may ask per rate_window.")
@@ -127,6 +134,20 @@ class TelegramSettings(BaseModel):
     webhook_secret: SecretStr | None = Field(
         None, description="Secret token Telegram sends with each webhook call."
     )
+
+    @field_validator("allowed_users", "admins", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        """A JSON list ("[1, 2]") or, as people write it anyway, ids separated by commas or spaces."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError("expected a JSON list of user ids, e.g. [123456789, 987654321]") from None
+        return [part for part in text.replace(",", " ").split()]
 
 
 class Settings(BaseSettings):
@@ -146,4 +167,14 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     chat: ChatSettings = Field(default_factory=ChatSettings)  # type: ignore[arg-type]
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
-    log_level: str = Field("WARNING", description="Logging level of the entry points.")
+    log_level: str = Field(
+        "WARNING", description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level

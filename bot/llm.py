@@ -4,13 +4,17 @@ OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server and the bundled local model
 (``bot.local_llm``) all speak this protocol. Timeouts, refused connections, 429
 and 5xx are retried by stamina (the only retry layer); everything else is
 translated into ``LLMUnavailable`` or ``LLMBadResponse`` with one actionable line.
+``timeout`` is a wall-clock deadline for each request, whole or streamed: a
+server that trickles bytes or keep-alives is cut off when it passes, and a
+``Retry-After`` longer than ``_MAX_RETRY_AFTER`` is not waited for.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -27,7 +31,12 @@ logger = logging.getLogger(__name__)
 
 Message = dict[str, str]
 
-_MAX_RETRY_AFTER = 30.0
+# A server asking for a longer pause is not waited for: the pipeline answers extractively instead.
+_MAX_RETRY_AFTER = 10.0
+
+
+class _Overdue(Exception):
+    """The request ran past its wall-clock deadline while the server was still sending."""
 
 
 class _Retryable(Exception):
@@ -44,7 +53,7 @@ def _backoff(exc: Exception) -> bool | float:
     if not isinstance(exc, _Retryable):
         return False
     if exc.retry_after is not None:
-        return min(exc.retry_after, _MAX_RETRY_AFTER)
+        return exc.retry_after if exc.retry_after <= _MAX_RETRY_AFTER else False
     return True
 
 
@@ -85,11 +94,27 @@ class ChatClient:
         try:
             for attempt in self._retrying():
                 with attempt, self._translated():
-                    response = self._http.post(self._url, json=body, headers=self._headers)
+                    response = self._post_within_deadline(body)
                     self._check(response)
         except _Retryable as exc:
             raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
         return self._content(response)
+
+    def _post_within_deadline(self, body: dict[str, Any]) -> httpx.Response:
+        """One POST, its body read while the deadline holds (a per-read timeout alone lets a trickle run on)."""
+        deadline = time.monotonic() + self._timeout
+        with self._http.stream("POST", self._url, json=body, headers=self._headers) as response:
+            content = b"".join(self._before(deadline, response.iter_bytes()))
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=response.request
+        )
+
+    def _before(self, deadline: float, parts: Iterable[Any]) -> Iterator[Any]:
+        """``parts`` until the wall-clock deadline passes, then ``_Overdue``."""
+        for part in parts:
+            if time.monotonic() > deadline:
+                raise _Overdue
+            yield part
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
@@ -116,14 +141,16 @@ class ChatClient:
 
     def _stream_once(self, body: dict[str, Any]) -> Iterator[str]:
         """One streamed request, without retries."""
+        deadline = time.monotonic() + self._timeout
         with (
             self._translated(),
             self._http.stream("POST", self._url, json=body, headers=self._headers) as response,
         ):
             if response.is_error:
-                response.read()
-                self._check(response)
-            yield from _sse_deltas(response.iter_lines())
+                content = b"".join(self._before(deadline, response.iter_bytes()))
+                self._check(httpx.Response(response.status_code, headers=response.headers, content=content))
+            # Checked per line, so SSE keep-alive comments cannot hold the request open either.
+            yield from _sse_deltas(self._before(deadline, response.iter_lines()))
 
     def close(self) -> None:
         """Release the connection pool if this client created it."""
@@ -150,6 +177,12 @@ class ChatClient:
         """Turn transport failures into retryable errors carrying the message for the user."""
         try:
             yield
+        except _Overdue:
+            # Still sending, only too slowly: another attempt would be as slow. Not retried.
+            raise LLMUnavailable(
+                f"the LLM server at {self.base_url} did not finish within {self._timeout:g} s; "
+                "raise NEWSBOT_LLM__TIMEOUT or use a faster server"
+            ) from None
         except httpx.TimeoutException as exc:
             raise _Retryable(
                 f"the LLM server at {self.base_url} did not answer within {self._timeout:g} s "
@@ -173,9 +206,14 @@ class ChatClient:
             return
         detail = _error_detail(response)
         if status == 429:
+            wait = _retry_after(response)
+            if wait is not None and wait > _MAX_RETRY_AFTER:
+                raise LLMUnavailable(
+                    f"the LLM server is rate-limiting (HTTP 429) and asks to wait {wait:.0f} s; not waiting"
+                )
             raise _Retryable(
                 f"the LLM server kept rate-limiting (HTTP 429) after {self._attempts} attempts",
-                retry_after=_retry_after(response),
+                retry_after=wait,
             )
         if status >= 500:
             raise _Retryable(f"LLM server kept failing: HTTP {status} after {self._attempts} attempts")

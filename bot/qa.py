@@ -23,6 +23,7 @@ from bot.conversation import rule_condense
 from bot.extractive import EvidenceGroup, extractive_answer, number_evidence, select_evidence
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
+from bot.questions import asks_something, bounded
 from bot.retrieval import Retriever
 from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
@@ -55,6 +56,8 @@ class Pipeline:
     evidence_sentences: int = 6
     max_tokens: int | None = None
     condense_with_llm: bool = True
+    max_question_chars: int = 1000
+    """Longer questions are cut before language detection, retrieval and the prompt."""
     allow_refusal: bool = True
     """Offer the model the "not covered" reply on its first attempt; off for small local models, which
     take it too eagerly. A retry after an empty answer, or one stating a figure no evidence holds, is
@@ -70,7 +73,11 @@ def answer(
 ) -> Answer:
     """Answer ``question`` in its own language, every statement cited, given the chat's recent turns."""
     started = time.perf_counter()
+    question = bounded(question, pipeline.max_question_chars)
     language = detect_language(question, default=history[-1].language if history else "en")
+    if not asks_something(question):  # emoji, punctuation, bare markers: nothing to look up
+        ask = pipeline.prompts.phrase("ask_a_question", language)
+        return Answer(ask, language, (), refused=True, mode="refusal", question=question)
     standalone = _standalone(question, history, language, pipeline)
     retrieval = pipeline.retriever.retrieve(standalone)
     not_covered = pipeline.prompts.phrase("not_covered", language)

@@ -164,6 +164,7 @@ class Newsbot:
             generator=self.generator,
             mode=self.mode,
             evidence_sentences=self.settings.retrieval.evidence_sentences,
+            max_question_chars=self.settings.retrieval.max_question_chars,
             max_tokens=self.settings.llm.max_tokens,
             allow_refusal=self.settings.llm.allow_refusal
             if self.settings.llm.allow_refusal is not None

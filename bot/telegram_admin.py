@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Update
+import httpx
+from telegram import File, Update
 from telegram.constants import ChatAction
+from telegram.error import NetworkError
 from telegram.ext import ContextTypes
 
 from bot.config import TelegramSettings
@@ -21,6 +23,31 @@ from bot.telegram_format import Texts, user_language
 logger = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".txt", ".md")
+_DOWNLOAD_TIMEOUT = 60.0
+
+
+async def download_capped(file: File, limit: int) -> bytes | None:
+    """The file's bytes, streamed; ``None`` as soon as more than ``limit`` bytes have arrived."""
+    url = file.file_path or ""
+    if not url.startswith(("http://", "https://")):  # a local Bot API server hands out paths
+        data = bytes(await file.download_as_bytearray())
+        return data if len(data) <= limit else None
+    received = bytearray()
+    try:
+        async with (
+            httpx.AsyncClient(timeout=_DOWNLOAD_TIMEOUT) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.is_error:
+                raise NetworkError(f"could not download the uploaded file: HTTP {response.status_code}")
+            async for part in response.aiter_bytes():
+                received += part
+                if len(received) > limit:
+                    return None
+    except httpx.HTTPError as exc:
+        # The URL carries the bot token: neither it nor the original exception goes any further.
+        raise NetworkError(f"could not download the uploaded file: {type(exc).__name__}") from None
+    return bytes(received)
 
 
 class AdminHandlers:
@@ -71,9 +98,11 @@ class AdminHandlers:
         if document.file_size is not None and document.file_size > limit:
             await message.reply_text(too_big(document.file_size))
             return
-        data = bytes(await (await document.get_file()).download_as_bytearray())
-        if len(data) > limit:  # file_size is optional in the Bot API: check what actually came
-            await message.reply_text(too_big(len(data)))
+        file = await document.get_file()
+        # file_size is optional in the Bot API: what arrives is counted, and the download stopped past the limit.
+        data = await download_capped(file, limit)
+        if data is None:
+            await message.reply_text(too_big(file.file_size or limit + 1))
             return
         async with self._index_lock:
             await message.reply_chat_action(ChatAction.TYPING)

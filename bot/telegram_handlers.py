@@ -8,6 +8,7 @@ lock per chat keeps that chat's answers in order while other chats run on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import re
@@ -24,8 +25,9 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.chat_store import ChatStore
 from bot.config import Settings
 from bot.models import Backend, Turn
+from bot.questions import asks_something
 from bot.telegram_format import Texts, page_count, render_answer, render_article, user_language
-from bot.telegram_stream import NO_LINK_PREVIEWS, stream_answer
+from bot.telegram_stream import NO_LINK_PREVIEWS, deliver, stream_answer
 from index.errors import NewsbotError
 from index.language import detect_language
 from index.models import ArticleInfo
@@ -209,7 +211,9 @@ class ChatHandlers:
         if not articles:
             await message.reply_text(self._texts.say("no_articles", lang))
             return
-        page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
+        wanted = context.args[0] if context.args else ""
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        page = int(wanted) if wanted.isdecimal() and len(wanted) <= 6 else 1
         text, keyboard = self._sources_view(articles, page, lang)
         await message.reply_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_LINK_PREVIEWS
@@ -250,6 +254,9 @@ class ChatHandlers:
         if not question:
             await message.reply_text(self._texts.say("empty_question", user_lang))
             return
+        if not asks_something(question):  # emoji, punctuation, bare [1] markers: nothing to look up
+            await message.reply_text(self._texts.say("ask_a_question", user_lang))
+            return
         wait = self._limiter.acquire(user.id)
         if wait:
             lang = await asyncio.to_thread(detect_language, question, user_lang)
@@ -270,25 +277,31 @@ class ChatHandlers:
             self._store.append(chat.id, Turn(question=question, answer=answer.text, language=answer.language))
 
     async def on_error(self, update: object, context: Context) -> None:
-        """The one error handler: log, then tell the user (a NewsbotError's own text, else an apology)."""
+        """The one error handler: log with the traceback, then send a short apology in the user's language.
+
+        What went wrong (paths, database errors) goes only to the log and to admins, never to other users.
+        """
         error = context.error
-        text = ""
-        if isinstance(error, NewsbotError):
-            logger.warning("%s: %s", type(error).__name__, error)
-            text = str(error)
-        elif isinstance(error, NetworkError | Forbidden):
+        if isinstance(error, NetworkError | Forbidden) and not isinstance(error, BadRequest):
             logger.warning("Telegram error: %s", error)
         else:
-            logger.error("Error while handling an update", exc_info=error)
+            logger.error("Error while handling an update: %s", error, exc_info=error)
         if not isinstance(update, Update) or update.effective_chat is None:
             return
-        if not text:
-            user, message = update.effective_user, update.effective_message
-            lang = user_language(user.language_code if user is not None else None)
-            if message is not None and message.text and not message.text.startswith("/"):
-                lang = await asyncio.to_thread(detect_language, message.text, lang)
-            text = self._texts.say("error_apology", lang)
+        user, message = update.effective_user, update.effective_message
+        lang = user_language(user.language_code if user is not None else None)
+        if message is not None and message.text and not message.text.startswith("/"):
+            lang = await asyncio.to_thread(detect_language, message.text, lang)
+        text = self._texts.say("error_apology", lang)
+        if user is not None and user.id in self._tg.admins and error is not None:
+            # An admin can act on the detail (a setting, a full disk); a NewsbotError's text says what to do.
+            text = (
+                str(error)
+                if isinstance(error, NewsbotError)
+                else f"{text}\n\n{type(error).__name__}: {error}"
+            )
+        chat_id = update.effective_chat.id
         try:
-            await context.bot.send_message(update.effective_chat.id, text)
+            await deliver(functools.partial(context.bot.send_message, chat_id, text))
         except TelegramError as exc:
             logger.warning("Could not send the error message: %s", exc)

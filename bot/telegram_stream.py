@@ -4,19 +4,23 @@ The backend is synchronous, so it runs in a worker thread; its tokens hop back
 to the event loop with ``call_soon_threadsafe`` and are shown as plain text (a
 partial answer may hold half an HTML tag) by editing one message at most once
 per interval. The final edit carries the rendered HTML; if that edit fails the
-answer is sent as a new message, so it is never lost.
+answer is sent as a new message, so it is never lost: that send is retried with
+backoff through a Bot API outage of up to about a minute (``deliver``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import stamina
 from telegram import LinkPreviewOptions, Message
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.models import Answer, TokenSink
 from bot.telegram_format import preview_text
@@ -25,6 +29,35 @@ logger = logging.getLogger(__name__)
 
 NO_LINK_PREVIEWS = LinkPreviewOptions(is_disabled=True)
 _TYPING_EVERY = 4.5  # Telegram shows "typing…" for about five seconds
+# Waits of 1, 2, 4, 8, 15, 15… s (with jitter): about a minute of outage is ridden out; then give up.
+_DELIVERY_ATTEMPTS = 9
+_DELIVERY_BUDGET = 90.0
+
+T = TypeVar("T")
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure the Bot API may not repeat: the network or a 5xx (PTB's NetworkError), not a BadRequest.
+
+    429 is not here: the application's AIORateLimiter already waits out RetryAfter.
+    """
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+async def deliver(send: Callable[[], Awaitable[T]]) -> T:
+    """``send()``, retried with backoff while the Bot API is unreachable or failing (stamina, bounded)."""
+    async for attempt in stamina.retry_context(
+        on=_transient,
+        attempts=_DELIVERY_ATTEMPTS,
+        timeout=_DELIVERY_BUDGET,
+        wait_initial=1.0,
+        wait_max=15.0,
+    ):
+        with attempt:
+            if attempt.num > 1:
+                logger.warning("Bot API failing, delivery attempt %d", attempt.num)
+            return await send()
+    raise AssertionError("unreachable: stamina raises once attempts run out")
 
 
 async def _typing(message: Message) -> None:
@@ -101,11 +134,21 @@ async def _deliver(message: Message, preview: Message | None, parts: list[str], 
         except TelegramError as exc:
             logger.warning("Could not edit the streamed answer, sending it anew: %s", exc)
     if not sent:
-        await message.reply_text(
-            first, parse_mode=ParseMode.HTML, do_quote=quote, link_preview_options=NO_LINK_PREVIEWS
+        await deliver(
+            functools.partial(
+                message.reply_text,
+                first,
+                parse_mode=ParseMode.HTML,
+                do_quote=quote,
+                link_preview_options=NO_LINK_PREVIEWS,
+            )
         )
         if preview is not None:
             with contextlib.suppress(TelegramError):  # a stale partial answer is untidy, not harmful
                 await preview.delete()
     for part in rest:
-        await message.reply_text(part, parse_mode=ParseMode.HTML, link_preview_options=NO_LINK_PREVIEWS)
+        await deliver(
+            functools.partial(
+                message.reply_text, part, parse_mode=ParseMode.HTML, link_preview_options=NO_LINK_PREVIEWS
+            )
+        )

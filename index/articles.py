@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -25,13 +24,23 @@ import yaml
 from charset_normalizer import from_bytes
 
 from index.cleaning import CLEANER_VERSION, clean_text
+from index.corpus import (
+    ArticleCache,
+    CacheEntry,
+    Stamp,
+    corpus_files,
+    file_hash,
+    open_article,
+    read_article_bytes,
+    read_capped,
+)
 from index.errors import BadArticle, ConfigError
 from index.language import detect_language
 from index.models import Article, Removal, Skipped
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md"})
+_CACHE_FORMAT = 1  # bump when what parse_article makes of the same bytes changes outside cleaning
 _TITLE_CHARS = 100
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -214,7 +223,7 @@ def _front_matter(text: str, path: Path, meta: _Meta) -> str:
         meta.removed.append(Removal("broken front matter → metadata", block.strip()))
         data = lenient
     for key in _FRONT_MATTER_KEYS:
-        value = _scalar((data or {}).get(key))
+        value = _scalar((data or {}).get(key), key, path)
         if key == "date" and value is not None:
             value = _iso_date(value) or value
         if key == "language" and value is not None:
@@ -229,14 +238,24 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 2})" if mark is not None else str(problem)
 
 
-def _scalar(value: Any) -> str | None:
-    """A front matter value as one line of text; empty means absent."""
+def _scalar(value: Any, key: str, path: Path) -> str | None:
+    """A front matter value as one line of text; empty means absent; a value of the wrong type is dropped.
+
+    ``title: [a, b]``, ``url: {a: 1}`` or ``date: 12345`` are not what the field means: warn and
+    leave the field to be derived from the text, rather than store "['a', 'b']" as a title.
+    """
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
         return value.isoformat()
+    wrong = isinstance(value, list | dict | set | tuple | bool) or (
+        key in ("date", "url", "language") and not isinstance(value, str)
+    )
+    if wrong:
+        logger.warning("%s: front matter %s %r is not a text value; ignored", path, key, value)
+        return None
     text = " ".join(str(value).split())
     return text or None
 
@@ -402,28 +421,22 @@ def article_id(path: Path, corpus_dir: Path) -> str:
     return relative.with_suffix("").as_posix()
 
 
-def _size(count: int) -> str:
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f} MB"
-    if count >= 1_000:
-        return f"{count / 1_000:.1f} kB"
-    return f"{count} bytes"
-
-
 def _bad(path: Path, reason: str) -> BadArticle:
     return BadArticle(f"{path}: {reason}", reason=reason)
 
 
-def load_article(path: Path, corpus_dir: Path, *, max_file_bytes: int, salt: str = "") -> Article:
+def load_article(
+    path: Path, corpus_dir: Path, *, max_file_bytes: int, salt: str = "", follow_symlinks: bool = False
+) -> Article:
     """Read, decode, clean and describe one corpus file; ``BadArticle`` says why it cannot be indexed."""
-    try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
-            limit = f"the {_size(max_file_bytes)} limit (NEWSBOT_INDEX__MAX_FILE_BYTES)"
-            raise _bad(path, f"file is {_size(size)}, over {limit}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _bad(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    data = read_article_bytes(
+        path, corpus_dir, max_file_bytes=max_file_bytes, follow_symlinks=follow_symlinks
+    )
+    return parse_article(data, path, corpus_dir, salt=salt)
+
+
+def parse_article(data: bytes, path: Path, corpus_dir: Path, *, salt: str = "") -> Article:
+    """Decode, clean and describe the bytes of one corpus file."""
     if not data.strip():
         raise _bad(path, "empty file")
     try:
@@ -459,40 +472,78 @@ def load_article(path: Path, corpus_dir: Path, *, max_file_bytes: int, salt: str
     )
 
 
-def _corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every .txt/.md file under the folder, hidden files and folders (``.git``) left out."""
-    found: list[Path] = []
-    for folder, subfolders, files in os.walk(corpus_dir):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in files:
-            path = Path(folder, name)
-            if not name.startswith(".") and path.suffix.lower() in ARTICLE_SUFFIXES:
-                found.append(path)
-    return found
+def _load_cached(
+    path: Path,
+    corpus_dir: Path,
+    cache: ArticleCache,
+    *,
+    max_file_bytes: int,
+    salt: str,
+    follow_symlinks: bool,
+) -> Article:
+    """``load_article`` through the cache: an unchanged file is neither decoded nor cleaned again."""
+    key = str(path)
+    data = b""
+    with open_article(path, corpus_dir, follow_symlinks=follow_symlinks) as (fd, stamp):
+        entry = cache.get(key, stamp)
+        if entry is None:
+            data = read_capped(fd, path, max_file_bytes)
+            stamp = Stamp(stamp.size, stamp.mtime_ns, file_hash(data))
+            entry = cache.get(key, stamp)
+    if entry is None:
+        try:
+            entry = CacheEntry(stamp, article=parse_article(data, path, corpus_dir, salt=salt))
+        except BadArticle as exc:
+            cache.put(key, CacheEntry(stamp, reason=exc.reason))
+            raise
+        cache.put(key, entry)
+    if entry.article is None:
+        raise _bad(path, entry.reason or "not indexed")
+    return entry.article
 
 
 def load_corpus(
-    corpus_dir: Path, *, max_file_bytes: int, salt: str = ""
+    corpus_dir: Path,
+    *,
+    max_file_bytes: int,
+    salt: str = "",
+    follow_symlinks: bool = False,
+    cache_path: Path | None = None,
 ) -> tuple[list[Article], list[Skipped]]:
-    """Every article of the corpus folder, in id order, and the files skipped with their reasons."""
+    """Every article of the corpus folder, in id order, and the files skipped with their reasons.
+
+    With ``cache_path``, files unchanged since the last load (same size and mtime, or
+    same bytes) are taken from that cache instead of being decoded and cleaned again.
+    """
     if not corpus_dir.is_dir():
         raise ConfigError(
             f"corpus folder {corpus_dir} does not exist: set NEWSBOT_INDEX__CORPUS_DIR to the folder "
             "of your .txt/.md articles"
         )
+    version = json.dumps([_CACHE_FORMAT, CLEANER_VERSION, salt, max_file_bytes, follow_symlinks])
+    cache = ArticleCache(cache_path, version)
     articles: list[Article] = []
     skipped: list[Skipped] = []
     path_of: dict[str, Path] = {}
     id_of_text: dict[str, str] = {}
-    for path in sorted(_corpus_files(corpus_dir), key=lambda p: (article_id(p, corpus_dir), p.name)):
+    files = corpus_files(corpus_dir)
+    for path in sorted(files, key=lambda p: (article_id(p, corpus_dir), p.name)):
         reason: str | None = None
+        keeps_index = False
         try:
-            article = load_article(path, corpus_dir, max_file_bytes=max_file_bytes, salt=salt)
+            article = _load_cached(
+                path,
+                corpus_dir,
+                cache,
+                max_file_bytes=max_file_bytes,
+                salt=salt,
+                follow_symlinks=follow_symlinks,
+            )
         except BadArticle as exc:
-            reason = exc.reason
+            reason, keeps_index = exc.reason, exc.transient
         except Exception as exc:  # one odd file must not stop the whole corpus
             logger.debug("unexpected error loading %s", path, exc_info=True)
-            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            reason, keeps_index = f"unexpected error: {type(exc).__name__}: {exc}", True
         else:
             if article.id in path_of:
                 reason = f"same id as {path_of[article.id].name} (only the extension differs)"
@@ -500,9 +551,11 @@ def load_corpus(
                 reason = f"same text as {id_of_text[article.text]}"
         if reason is not None:
             logger.warning("%s: %s", path, reason)
-            skipped.append(Skipped(path, reason))
+            skipped.append(Skipped(path, reason, keeps_index=keeps_index))
             continue
         path_of[article.id] = path
         id_of_text[article.text] = article.id
         articles.append(article)
+    cache.keep_only({str(p) for p in files})
+    cache.save()
     return articles, skipped

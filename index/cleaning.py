@@ -335,22 +335,24 @@ def _related_heading(line: str) -> tuple[str, str] | None:
 
 def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
     """A "related news" heading and the teasers under it, up to where this article goes on."""
+    # What lies above the current line is kept up to date as the loop moves on (a line's status is
+    # final once passed: each heading only marks lines below it), so many headings cost no more
+    # than one: rebuilding it per heading made a page with hundreds of "related" blocks quadratic.
+    above = _Above(title)
     for i, line in enumerate(lines):
         if not line.kept:
             continue
         heading = _related_heading(line.text)
         if heading is None:
+            above.add(line)
             continue
         if heading[0] == "inline":
             line.reason = READ_ALSO
             continue
         line.reason = RELATED
-        above = [p for p in lines[:i] if p.kept]
-        if not any(_is_body(p.text) for p in above):
+        if not above.has_body:
             continue  # a menu above the article: what follows may be the article itself
-        vocabulary = _Vocabulary([_weighted_terms(title or ""), *(_weighted_terms(p.text) for p in above)])
-        as_list = _separated_by_blanks(above)  # then the block of lines under the heading is its list
-        in_list = as_list
+        in_list = above.separated_by_blanks  # then the block of lines under the heading is its list
         unsure: list[_Line] = []
         for j in range(i + 1, len(lines)):
             nxt = lines[j]
@@ -361,7 +363,7 @@ def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
                 continue
             if in_list or _is_truncated(nxt.text) or _is_headline_like(nxt.text):
                 nxt.reason = RELATED
-            elif vocabulary.coherence(_weighted_terms(nxt.text)) < _OFF_TOPIC_BELOW:
+            elif above.vocabulary.coherence(_weighted_terms(nxt.text)) < _OFF_TOPIC_BELOW:
                 nxt.reason = RELATED
                 unsure.append(nxt)
             else:
@@ -371,10 +373,25 @@ def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
                 break
 
 
-def _separated_by_blanks(lines: Sequence[_Line]) -> bool:
-    """The article above set its paragraphs apart with blank lines (so a block of lines is a list)."""
-    body = [line for line in lines if line.kept]
-    return len(body) >= 2 and sum(line.blank_before for line in body) * 2 >= len(body)
+class _Above:
+    """The kept lines above a point of the page, summarised for ``_mark_related_sections``."""
+
+    def __init__(self, title: str | None) -> None:
+        self.vocabulary = _Vocabulary([_weighted_terms(title or "")])
+        self.has_body = False
+        self._count = 0
+        self._blank_before = 0
+
+    def add(self, line: _Line) -> None:
+        self.vocabulary.add(_weighted_terms(line.text))
+        self.has_body = self.has_body or _is_body(line.text)
+        self._count += 1
+        self._blank_before += line.blank_before
+
+    @property
+    def separated_by_blanks(self) -> bool:
+        """The article above set its paragraphs apart with blank lines (so a block of lines is a list)."""
+        return self._count >= 2 and self._blank_before * 2 >= self._count
 
 
 def _key(line: str) -> str:

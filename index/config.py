@@ -19,7 +19,12 @@ class IndexSettings(BaseModel):
     data_dir: Path = Field(
         Path(".newsbot"), description="Where the index lives (Chroma files, lock, chat history)."
     )
-    collection: str = Field("newsbot", description="Chroma collection name.")
+    collection: str = Field(
+        "newsbot",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",  # Chroma's rule, checked before it is hit
+        description="Chroma collection name (3-512 of A-Z a-z 0-9 . _ -, starting and ending with a letter "
+        "or digit).",
+    )
     chunk_size: int = Field(160, ge=32, le=2048, description="Target chunk size in tokens (sentence-aware).")
     chunk_overlap: int = Field(32, ge=0, le=512, description="Token overlap between neighbouring chunks.")
     chroma_host: str | None = Field(
@@ -30,6 +35,11 @@ class IndexSettings(BaseModel):
         2_000_000, ge=1_000, description="Larger article files are skipped with a warning."
     )
     embed_batch_size: int = Field(16, ge=1, le=512, description="Chunks embedded per call.")
+    follow_symlinks: bool = Field(
+        False,
+        description="Index files reached through symbolic links, as long as they stay inside the corpus "
+        "folder (links out of it are never followed).",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:

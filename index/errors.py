@@ -28,6 +28,11 @@ class StoreUnavailable(NewsbotError):
     """The Chroma store cannot be opened or reached (server down, data dir unwritable)."""
 
 
+class IndexCorrupt(StoreUnavailable):
+    """The local index files are damaged (a truncated database); the user is told to run
+    `newsbot reindex --rebuild`, which moves the damaged copy aside and builds afresh."""
+
+
 class IndexBusy(NewsbotError):
     """Another process holds the write lock on the index; the user is told to wait or retry."""
 
@@ -60,9 +65,12 @@ class BadArticle(NewsbotError):
     """A corpus file cannot be indexed (empty, binary, over the size limit, nothing left after cleaning).
 
     Raised by ``index.articles``; a corpus load turns it into a skipped file with ``reason``
-    and a warning, an upload shows the user the message ("<file>: <reason>").
+    and a warning, an upload shows the user the message ("<file>: <reason>"). ``transient``
+    marks an I/O failure: the index keeps the article's old chunks; any other reason (empty,
+    binary, not text) removes the article from the index.
     """
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.reason = reason if reason is not None else message
+        self.transient = transient

@@ -2,16 +2,19 @@
 
 An article is re-embedded only when its fingerprint (content + cleaning +
 chunking settings) is not fully stored; articles whose files are gone are
-deleted; files that cannot be read are reported and whatever the index already
-holds for them is kept. Each article is written whole and its old version
+deleted; files that cannot be read (an I/O error) are reported and whatever the
+index already holds for them is kept, while files read and found unusable (empty,
+binary, no text) are reported and removed. Each article is written whole and its old version
 dropped after, so a reindex killed at any point leaves a usable index and the
 next run finishes the job.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from index.articles import article_id, load_corpus
@@ -19,9 +22,15 @@ from index.chunking import PASSAGE_FORMAT, chunk_article, passage_text
 from index.config import IndexSettings
 from index.embeddings import Embedder
 from index.models import Article, Chunk, ReindexReport
-from index.store import Store, drop_collection, open_store, write_lock
+from index.store import ArticleState, Store, drop_collection, open_store, write_lock
 
 logger = logging.getLogger(__name__)
+
+ARTICLE_CACHE = "articles.json"
+"""The loaded-articles cache in the data dir, so a reindex does not clean unchanged files again."""
+MANIFEST = "index-manifest.json"
+"""What the last finished reindex left in the index (article → fingerprint, chunks), so the next one need
+not read every chunk's metadata back; trusted only while the collection's generation and count match."""
 
 Progress = Callable[[int, int], None]
 """Called with (chunks embedded so far, chunks to embed in all)."""
@@ -42,13 +51,16 @@ def reindex(
     """Bring the index in step with the corpus folder, embedding only what is new or changed."""
     started = time.perf_counter()
     with write_lock(settings):
-        if rebuild:
-            drop_collection(settings)
+        set_aside = drop_collection(settings) if rebuild else None
         store = open_store(settings, embedder, create=True)
         articles, skipped = load_corpus(
-            settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings)
+            settings.corpus_dir,
+            max_file_bytes=settings.max_file_bytes,
+            salt=chunking_salt(settings),
+            follow_symlinks=settings.follow_symlinks,
+            cache_path=settings.data_dir / ARTICLE_CACHE,
         )
-        states = store.article_states()
+        states = _manifest_states(settings, store) or store.article_states()
 
         added: list[str] = []
         updated: list[str] = []
@@ -69,14 +81,30 @@ def reindex(
                 )
             )
 
-        present = {a.id for a in articles} | {article_id(s.path, settings.corpus_dir) for s in skipped}
+        # A file that could not be read keeps its old chunks; one read and found unusable (emptied,
+        # binary, a link out of the corpus) is removed, or its old text would go on answering.
+        kept = {article_id(s.path, settings.corpus_dir) for s in skipped if s.keeps_index}
+        present = {a.id for a in articles} | kept
         removed = sorted(set(states) - present)
 
+        if todo or removed:
+            # Moved on before writing too, so a manifest never vouches for an index a killed run changed.
+            store.bump_generation()
         embedded = _embed_and_write(store, embedder, todo, settings.embed_batch_size, progress)
         for gone in removed:
             store.delete_article(gone)
         if todo or removed:
             store.bump_generation()
+        # Articles kept after a read error are recorded when whole; if not, the chunk count won't match
+        # next time and that run reads the metadata back instead.
+        whole = [a for a in kept if a in states and any(map(states[a].is_complete, states[a].counts))]
+        final = {a: states[a] for a in (*unchanged, *whole)} | {
+            article.id: ArticleState(
+                Counter({article.fingerprint: len(chunks)}), {article.fingerprint: len(chunks)}
+            )
+            for article, chunks in todo
+        }
+        _save_manifest(settings, store, final)
 
     return ReindexReport(
         added=tuple(added),
@@ -86,7 +114,51 @@ def reindex(
         skipped=tuple(skipped),
         chunks_embedded=embedded,
         seconds=time.perf_counter() - started,
+        set_aside=set_aside,
     )
+
+
+def _manifest_states(settings: IndexSettings, store: Store) -> dict[str, ArticleState] | None:
+    """The article states the last reindex recorded, if the collection is still exactly as it left it."""
+    try:
+        manifest = json.loads((settings.data_dir / MANIFEST).read_text(encoding="utf-8"))
+        if (manifest["collection"], manifest["location"], manifest["generation"], manifest["count"]) != (
+            settings.collection,
+            store.location,
+            store.generation,
+            store.count(),
+        ):
+            return None
+        return {
+            article: ArticleState(Counter({fingerprint: chunks}), {fingerprint: chunks})
+            for article, (fingerprint, chunks) in manifest["articles"].items()
+        }
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.info("not using the index manifest: %s", exc)
+        return None
+
+
+def _save_manifest(settings: IndexSettings, store: Store, states: dict[str, ArticleState]) -> None:
+    articles = {}
+    for article, state in states.items():
+        ((fingerprint, chunks),) = state.counts.items()
+        articles[article] = [fingerprint, chunks]
+    manifest = {
+        "collection": settings.collection,
+        "location": store.location,
+        "generation": store.generation,
+        "count": store.count(),
+        "articles": articles,
+    }
+    path = settings.data_dir / MANIFEST
+    temporary = path.with_name(path.name + ".part")
+    try:
+        temporary.write_text(json.dumps(manifest), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:  # only costs the next reindex a full read of the chunks' metadata
+        logger.warning("could not write %s: %s", path, exc)
 
 
 def _embed_and_write(

@@ -38,10 +38,15 @@ class Article:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A corpus file that could not be indexed, with a reason a person can act on."""
+    """A corpus file that could not be indexed, with a reason a person can act on.
+
+    ``keeps_index``: the file could not be read (an I/O error), so whatever the index
+    holds for it stays; a file that was read and found unusable is removed from the index.
+    """
 
     path: Path
     reason: str
+    keeps_index: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -102,6 +107,8 @@ class ReindexReport:
     skipped: tuple[Skipped, ...] = ()
     chunks_embedded: int = 0
     seconds: float = 0.0
+    set_aside: Path | None = None
+    """Where ``--rebuild`` moved a damaged index, kept for inspection."""
 
     def summary(self) -> str:
         """The one line printed at the end of a reindex."""
@@ -111,4 +118,7 @@ class ReindexReport:
         )
         if self.skipped:
             line += " (" + "; ".join(f"{s.path.name}: {s.reason}" for s in self.skipped) + ")"
-        return f"{line} — {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        line = f"{line} — {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        if self.set_aside is not None:
+            line += f" (the damaged index was moved to {self.set_aside})"
+        return line

@@ -10,6 +10,8 @@ long-running readers know when to refresh their keyword index.
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import logging
 import math
 import os
@@ -24,7 +26,7 @@ from filelock import FileLock, Timeout
 
 from index.config import IndexSettings
 from index.embeddings import Embedder, Vector
-from index.errors import IndexBusy, IndexMismatch, IndexMissing, StoreUnavailable
+from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, IndexStats
 
 # Chroma's own telemetry and default embedding function must never run.
@@ -33,6 +35,47 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
+_DAMAGE_SIGNS = ("malformed", "not a database", "disk image", "no such table", "corrupt")
+_FULL_SIGNS = ("database or disk is full", "no space left on device")
+
+
+def _storage_error(exc: BaseException, location: str, data_dir: Path | None) -> NewsbotError | None:
+    """A damaged or full local store as one line a person can act on; None for anything else."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or any(
+        sign in text for sign in _FULL_SIGNS
+    ):
+        where = data_dir if data_dir is not None else location
+        return StoreUnavailable(
+            f"no disk space left for the index in {where}: free some space or point "
+            "NEWSBOT_INDEX__DATA_DIR at a disk with room, then run the command again"
+        )
+    if data_dir is not None and any(sign in text for sign in _DAMAGE_SIGNS):
+        reason = " ".join(str(exc).split())[:120]
+        return IndexCorrupt(
+            f"the index at {location} is damaged ({reason}): run `newsbot reindex --rebuild` "
+            "(it moves the damaged copy aside and builds the index afresh)"
+        )
+    return None
+
+
+@contextmanager
+def _storage_errors(location: str, data_dir: Path | None) -> Iterator[None]:
+    """Translate Chroma's damaged-database and disk-full failures; let everything else through."""
+    try:
+        yield
+    except NewsbotError:
+        raise
+    except Exception as exc:
+        translated = _storage_error(exc, location, data_dir)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 @dataclass(frozen=True)
@@ -82,8 +125,12 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def _guard(self) -> Any:
+        return _storage_errors(self.location, self.data_dir)
+
     def count(self) -> int:
-        return int(self.collection.count())
+        with self._guard():
+            return int(self.collection.count())
 
     @property
     def generation(self) -> int:
@@ -98,7 +145,8 @@ class Store:
         """The collection read a page at a time, so a large index is not held in memory at once."""
         offset = 0
         while True:
-            page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
+            with self._guard():
+                page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
             if not page["ids"]:
                 return
             yield page
@@ -169,9 +217,10 @@ class Store:
         count = self.count()
         if count == 0:
             return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=list(vector), similarity_top_k=min(k, count))
-        )
+        with self._guard():
+            result = self.vector_store.query(
+                VectorStoreQuery(query_embedding=list(vector), similarity_top_k=min(k, count))
+            )
         hits = []
         for node, score in zip(result.nodes or [], result.similarities or [], strict=False):
             # ChromaVectorStore reports exp(-distance); cosine distance is 1 - similarity.
@@ -183,6 +232,10 @@ class Store:
 
     def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
         """Store an article's chunks, then drop any other version of it: readers never see it missing."""
+        with self._guard():
+            self._write_article(article, chunks, vectors)
+
+    def _write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         # A half-written earlier attempt at this very version is cleared first (no duplicates).
@@ -221,13 +274,15 @@ class Store:
         )
 
     def delete_article(self, article_id: str) -> None:
-        self.collection.delete(where={"article_id": article_id})
+        with self._guard():
+            self.collection.delete(where={"article_id": article_id})
 
     def bump_generation(self) -> None:
         metadata = dict(self.collection.metadata or {})
         metadata["generation"] = int(metadata.get("generation", 0)) + 1
         metadata.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
-        self.collection.modify(metadata=metadata)
+        with self._guard():
+            self.collection.modify(metadata=metadata)
 
 
 def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
@@ -251,6 +306,10 @@ def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
     except Exception as exc:
+        _forget_client(path)
+        translated = _storage_error(exc, str(path), settings.data_dir)
+        if translated is not None:
+            raise translated from exc
         raise StoreUnavailable(
             f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
         ) from exc
@@ -260,6 +319,19 @@ def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
 def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
     """Open the collection; with ``create`` make it when missing. Refuses an index of another model."""
     client, location, data_dir = _client(settings)
+    with _storage_errors(location, data_dir):
+        return _open_collection(settings, embedder, client, location, data_dir, create=create)
+
+
+def _open_collection(
+    settings: IndexSettings,
+    embedder: Embedder,
+    client: Any,
+    location: str,
+    data_dir: Path | None,
+    *,
+    create: bool,
+) -> Store:
     existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     if settings.collection not in existing:
         if not create:
@@ -286,12 +358,66 @@ def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = Fa
     return Store(client, collection, embedder, location, data_dir)
 
 
-def drop_collection(settings: IndexSettings) -> None:
-    """Delete the collection (for ``reindex --rebuild``); a missing one is fine."""
-    client, _, _ = _client(settings)
-    existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    if settings.collection in existing:
-        client.delete_collection(settings.collection)
+def drop_collection(settings: IndexSettings) -> Path | None:
+    """Delete the collection (for ``reindex --rebuild``); a missing one is fine.
+
+    A local store that cannot even be opened or dropped (a damaged database) is moved
+    aside whole, kept for inspection; the new place is returned so the user can be told.
+    """
+    try:
+        client, location, data_dir = _client(settings)
+        with _storage_errors(location, data_dir):
+            existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            if settings.collection in existing:
+                client.delete_collection(settings.collection)
+        return None
+    except NewsbotError as exc:
+        if settings.chroma_host or not isinstance(exc, IndexCorrupt):
+            raise
+        return _set_aside(settings, exc)
+    except Exception as exc:
+        if settings.chroma_host:
+            raise
+        return _set_aside(settings, exc)
+
+
+def _forget_client(path: Path) -> None:
+    """Drop Chroma's in-process client for ``path``.
+
+    Chroma keeps one system per path and registers it before starting it, so one that failed to
+    open (a damaged database) would be handed out, half-started, to every later attempt.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with SharedSystemClient._refcount_lock:
+        system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception:  # a half-started system may not stop cleanly; it is dropped either way
+            logger.debug("stopping Chroma's failed client for %s", path, exc_info=True)
+
+
+def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
+    """Move the damaged local store out of the way so a rebuild starts from nothing."""
+    store = settings.data_dir / "chroma"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = settings.data_dir / f"chroma.damaged-{stamp}"
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = settings.data_dir / f"chroma.damaged-{stamp}-{counter}"
+    try:
+        store.rename(target)
+    except OSError as err:
+        raise StoreUnavailable(
+            f"the index at {store} is damaged and could not be moved aside ({err.strerror}): "
+            f"move or delete {store} yourself, then run `newsbot reindex --rebuild`"
+        ) from exc
+    _forget_client(store)
+    logger.warning("the index at %s was damaged (%s); moved it to %s", store, exc.__cause__ or exc, target)
+    return target
 
 
 @contextmanager

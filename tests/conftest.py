@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 
 from bot.config import Settings
 from tests.fakes import HashEmbedder
@@ -81,3 +83,10 @@ def _no_newsbot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("NEWSBOT_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _instant_retries() -> Iterator[None]:
+    """stamina, the one retry layer, waits nothing in tests; cap=True keeps each caller's own attempt count."""
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield

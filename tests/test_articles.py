@@ -282,3 +282,22 @@ def test_missing_corpus_folder_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NEWSBOT_INDEX__CORPUS_DIR") as caught:
         load_corpus(missing, max_file_bytes=LIMIT)
     assert str(missing) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "field"),
+    [
+        ("title: [a, b]", "title"),
+        ("date: 12345", "date"),
+        ("url: {a: 1}", "url"),
+        ("source: {x: y}", "source"),
+    ],
+)
+def test_front_matter_value_of_the_wrong_type_is_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, front_matter: str, field: str
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="index.articles"):
+        article = load(tmp_path, "a.md", f"---\n{front_matter}\n---\n{EN_PAGE}")
+    assert getattr(article, field) in (None, EN_TITLE)  # the title is derived from the text instead
+    assert f"front matter {field}" in caplog.text and "ignored" in caplog.text
+    assert "{" not in article.title and "[" not in article.title

@@ -299,3 +299,22 @@ def test_every_removed_line_is_reported_once_with_its_text() -> None:
     cleaned, removed = clean_text(text)
     kept_and_removed = paragraphs(cleaned) + [line for r in removed for line in r.text.split("\n")]
     assert sorted(kept_and_removed) == sorted(paragraphs(text))
+
+
+def test_a_page_with_hundreds_of_related_blocks_cleans_in_linear_time() -> None:
+    import time
+
+    body = (
+        "The minister said the forum in Vladivostok would discuss energy, trade and the new bridge. "
+        "Delegations from many countries arrived on Monday for the talks at the university campus."
+    )
+    blocks = [
+        f"{body} Day {i} of the talks.\n\nRelated news\n\nStory Number {i} Goes Here\n\nAnother Teaser {i}"
+        for i in range(1500)
+    ]
+    text = "\n\n".join(blocks)  # ~400 KB: re-reading everything above each heading took minutes
+    started = time.perf_counter()
+    kept, removed = clean_text(text, "Forum")
+    assert time.perf_counter() - started < 10
+    assert kept.count("Day 1499 of the talks.") == 1
+    assert sum(r.reason == RELATED for r in removed) >= 1000

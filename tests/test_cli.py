@@ -169,3 +169,68 @@ def test_telegram_without_a_token_fails_before_building_the_index(
     assert result.exit_code == 1
     assert "NEWSBOT_TELEGRAM__TOKEN" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_rich_markup_in_paths_and_titles_prints_as_text(env: dict[str, str], corpus: Path) -> None:
+    odd = corpus / "x[" / "y]"
+    odd.mkdir(parents=True)
+    (odd / "note.txt").write_text(
+        "---\ntitle: Markets close [/bold] higher [red]\n---\nShares rose on Friday as markets closed higher.",
+        encoding="utf-8",
+    )
+    (odd / "empty.txt").write_text("", encoding="utf-8")
+    result = runner.invoke(cli.app, ["reindex"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "added 4" in result.stdout
+    assert "x[/y]/empty.txt: empty file" in result.stderr
+    shown = runner.invoke(cli.app, ["show", "x[/y]/note"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "Markets close [/bold] higher [red]" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("NEWSBOT_LOG_LEVEL", "verbose", "NEWSBOT_LOG_LEVEL"),
+        ("NEWSBOT_INDEX__COLLECTION", "a/b", "NEWSBOT_INDEX__COLLECTION"),
+        ("NEWSBOT_TELEGRAM__ADMINS", "[1, 2", "NEWSBOT_TELEGRAM__ADMINS"),
+        ("NEWSBOT_TELEGRAM__ALLOWED_USERS", "alice,bob", "NEWSBOT_TELEGRAM__ALLOWED_USERS"),
+        ("NEWSBOT_TELEGRAM", "not json", "NEWSBOT_TELEGRAM"),
+    ],
+)
+def test_a_malformed_setting_is_one_line_naming_the_variable(
+    env: dict[str, str], variable: str, value: str, says: str
+) -> None:
+    result = runner.invoke(cli.app, ["stats"], env={**env, variable: value})
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert says in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_user_id_lists_may_be_written_with_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+
+    monkeypatch.setenv("NEWSBOT_TELEGRAM__ALLOWED_USERS", "123,456")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM__ADMINS", "[789]")
+    monkeypatch.setenv("NEWSBOT_LOG_LEVEL", "info")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.telegram.allowed_users == [123, 456]
+    assert settings.telegram.admins == [789]
+    assert settings.log_level == "INFO"
+
+
+def test_an_unreachable_llm_falls_back_to_quoting_with_a_note_and_exit_zero(
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = {
+        **env,
+        "NEWSBOT_LLM__PROVIDER": "openai",
+        "NEWSBOT_LLM__BASE_URL": "http://127.0.0.1:9/v1",  # the discard port: connection refused
+        "NEWSBOT_LLM__RETRIES": "0",
+    }
+    result = runner.invoke(cli.app, ["ask", "Who accompanied Kim at the aircraft plant?"], env=unreachable)
+    assert result.exit_code == 0, result.output
+    assert "The language model can't be reached right now." in result.stdout
+    assert "[1]" in result.stdout
+    assert "no LLM server at http://127.0.0.1:9/v1" in caplog.text  # a WARNING line on stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from index.errors import IndexBusy, IndexMismatch, IndexMissing
+from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, StoreUnavailable
 from index.ingest import reindex
-from index.store import open_store, write_lock
+from index.store import Store, open_store, write_lock
 from tests.fakes import HashEmbedder
 
 
@@ -64,15 +65,46 @@ def test_removed_file_removes_its_chunks(settings: Settings, embedder: HashEmbed
     assert _ids(settings, embedder) == ["forum", "plant"]
 
 
-def test_a_file_turned_unreadable_keeps_what_the_index_had(
-    settings: Settings, embedder: HashEmbedder
+def test_a_file_that_cannot_be_read_keeps_what_the_index_had(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reindex(settings.index, embedder)
-    (settings.index.corpus_dir / "forum.md").write_bytes(b"\x00\x01\x02binary" * 50)
+    forum = settings.index.corpus_dir / "forum.md"
+    forum.write_text("An edit that the disk then fails to return.", encoding="utf-8")
+    real_read = os.read
+
+    def failing_read(fd: int, size: int) -> bytes:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("forum.md"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", failing_read)
     report = reindex(settings.index, embedder)
-    assert [s.path.name for s in report.skipped] == ["forum.md"]
+    assert [(s.path.name, s.reason) for s in report.skipped] == [
+        ("forum.md", "cannot read the file: Input/output error")
+    ]
     assert "forum" not in report.removed
     assert "forum" in _ids(settings, embedder)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"\x00\x01\x02binary" * 50, "binary file, not text"),
+        (b"---\ntitle: x\n---\n", "no text"),
+    ],
+)
+def test_a_file_read_and_found_unusable_is_removed_from_the_index(
+    settings: Settings, embedder: HashEmbedder, content: bytes, reason: str
+) -> None:
+    reindex(settings.index, embedder)
+    (settings.index.corpus_dir / "forum.md").write_bytes(content)
+    report = reindex(settings.index, embedder)
+    assert [s.path.name for s in report.skipped] == ["forum.md"]
+    assert reason in report.skipped[0].reason
+    assert report.removed == ("forum",)
+    assert "forum" not in _ids(settings, embedder)
 
 
 def test_rebuild_embeds_everything_again(settings: Settings, embedder: HashEmbedder) -> None:
@@ -163,3 +195,69 @@ def test_kill_9_mid_reindex_leaves_a_usable_index_and_the_next_run_finishes(
     fresh = reindex(settings.index.model_copy(update={"data_dir": tmp_path / "fresh"}), HashEmbedder())
     assert len(ids) == fresh.chunks_embedded, "no missing or orphaned chunks"
     assert reindex(settings.index, embedder).chunks_embedded == 0
+
+
+def _truncate_database(settings: Settings) -> None:
+    database = settings.index.data_dir / "chroma" / "chroma.sqlite3"
+    data = database.read_bytes()
+    database.write_bytes(data[: len(data) // 3])
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # as a new process would: no client cached from before
+
+
+def test_a_damaged_index_says_to_rebuild_and_rebuild_sets_it_aside(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    reindex(settings.index, embedder)
+    _truncate_database(settings)
+    for attempt in (lambda: open_store(settings.index, embedder), lambda: reindex(settings.index, embedder)):
+        with pytest.raises(IndexCorrupt, match="run `newsbot reindex --rebuild`"):
+            attempt()
+
+    report = reindex(settings.index, embedder, rebuild=True)
+
+    assert sorted(report.added) == ["forum", "plant", "world/weather"]
+    assert report.set_aside is not None and report.set_aside.parent == settings.index.data_dir
+    assert (report.set_aside / "chroma.sqlite3").exists()  # kept for inspection
+    assert f"the damaged index was moved to {report.set_aside}" in report.summary()
+    assert _ids(settings, embedder) == ["forum", "plant", "world/weather"]
+
+
+def test_a_full_disk_is_one_line_naming_disk_space_and_the_data_dir(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(settings.index, embedder, create=True)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    monkeypatch.setattr(store.collection, "delete", full)
+    with pytest.raises(StoreUnavailable) as caught:
+        store.delete_article("plant")
+    assert str(caught.value).startswith(f"no disk space left for the index in {settings.index.data_dir}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_no_change_reindex_reads_no_chunk_metadata_back(
+    settings: Settings, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reindex(settings.index, embedder)
+
+    def scan(self: Store) -> None:
+        raise AssertionError("the manifest should have answered")
+
+    monkeypatch.setattr(Store, "article_states", scan)
+    report = reindex(settings.index, embedder)
+    assert sorted(report.unchanged) == ["forum", "plant", "world/weather"]
+    assert report.chunks_embedded == 0
+
+
+def test_the_manifest_is_not_trusted_once_the_index_changed_behind_it(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    reindex(settings.index, embedder)
+    open_store(settings.index, embedder).delete_article("plant")  # as a killed run might leave it
+    report = reindex(settings.index, embedder)
+    assert report.updated == () and report.added == ("plant",)
+    assert _ids(settings, embedder) == ["forum", "plant", "world/weather"]

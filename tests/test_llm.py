@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -383,3 +384,58 @@ def test_api_key_never_appears_in_errors_or_logs(
 def test_missing_base_url_names_the_setting() -> None:
     with pytest.raises(ConfigError, match="NEWSBOT_LLM__BASE_URL"):
         make_chat_client(LLMSettings(provider="openai"))
+
+
+class _Trickle(httpx.SyncByteStream):
+    """A body that arrives a few bytes at a time, each well within the read timeout, for ``seconds``."""
+
+    def __init__(self, piece: bytes, seconds: float, every: float = 0.02) -> None:
+        self.piece, self.count, self.every = piece, int(seconds / every), every
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(self.count):
+            time.sleep(self.every)
+            yield self.piece
+
+
+@pytest.mark.parametrize(
+    ("call", "reply"),
+    [
+        ("complete", httpx.Response(200, stream=_Trickle(b" ", seconds=5))),
+        ("stream", httpx.Response(200, stream=_Trickle(b": keep-alive\n\n", seconds=5))),
+        (
+            "stream",
+            httpx.Response(
+                200, stream=_Trickle(b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n', seconds=5)
+            ),
+        ),
+    ],
+    ids=["trickled-body", "sse-keepalives", "endless-deltas"],
+)
+def test_timeout_is_a_wall_clock_deadline_for_the_whole_request(
+    call: str, reply: httpx.Response, server: respx.MockRouter
+) -> None:
+    route = server.post("/chat/completions").mock(return_value=reply)
+    client = make_chat_client(LLMSettings(provider="openai", base_url=BASE, timeout=0.3, retries=2))
+    started = time.monotonic()
+
+    with pytest.raises(LLMUnavailable, match=r"did not finish within 0\.3 s"):
+        result = getattr(client, call)(MESSAGES)
+        if call == "stream":
+            list(result)
+
+    assert time.monotonic() - started < 1.5  # not the 5 s the server would take, nor 3 attempts of it
+    assert route.call_count == 1
+
+
+def test_a_long_retry_after_is_not_waited_for(server: respx.MockRouter) -> None:
+    route = server.post("/chat/completions").mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "3600"})
+    )
+    client = make_chat_client(LLMSettings(provider="openai", base_url=BASE, retries=2))
+    with stamina.set_testing(False):
+        started = time.monotonic()
+        with pytest.raises(LLMUnavailable, match="asks to wait 3600 s"):
+            client.complete(MESSAGES)
+    assert time.monotonic() - started < 1
+    assert route.call_count == 1

@@ -23,7 +23,7 @@ from bot.config import ChatSettings, Settings, TelegramSettings
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.telegram_app import NewsbotApplication, build_application, run_bot
 from index.config import IndexSettings
-from index.errors import ConfigError, IndexBusy
+from index.errors import ConfigError, StoreUnavailable
 from index.models import ArticleInfo, IndexStats, ReindexReport
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -331,12 +331,55 @@ async def test_long_answer_with_many_sources_is_split_at_paragraphs_without_brea
     assert all(params(c.request)["parse_mode"] == "HTML" for c in api.send.calls)
 
 
-async def test_backend_error_message_is_shown_to_the_user(
+async def test_error_details_reach_admins_but_users_get_only_an_apology(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend.error = StoreUnavailable(
+        "cannot open the index at /srv/newsbot/.newsbot/chroma: database disk image is malformed"
+    )
+    with caplog.at_level(logging.ERROR, logger="bot.telegram_handlers"):
+        await feed(app, message_update("What about Kim?"))
+        await feed(app, message_update("Was ist mit Kim?", chat_id=ADMIN, user_id=ADMIN, language_code="de"))
+    assert api.texts(USER) == ["Sorry, something went wrong while answering. Please try again in a moment."]
+    assert api.texts(ADMIN) == [str(backend.error)]
+    assert sum(1 for r in caplog.records if r.exc_info and r.exc_info[1] is backend.error) == 2
+
+
+async def test_an_apology_outlasts_a_short_bot_api_outage(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
-    backend.error = IndexBusy("The index is being rebuilt; ask again in a minute.")
+    backend.error = RuntimeError("boom")
+    outage = [httpx.Response(502, text="Bad Gateway")] * 4
+    api.send.side_effect = lambda request: outage.pop() if outage else api._message(request)
     await feed(app, message_update("What about Kim?"))
-    assert api.texts() == ["The index is being rebuilt; ask again in a minute."]
+    assert api.send.call_count == 5
+    assert api.texts()[-1] == "Sorry, something went wrong while answering. Please try again in a moment."
+
+
+async def test_an_answer_outlasts_a_bot_api_outage_of_server_errors_and_timeouts(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    outage: list[Any] = [
+        httpx.Response(500, json={"ok": False, "error_code": 500, "description": "Internal Server Error"}),
+        httpx.ConnectError("connection refused"),
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.ReadTimeout("timed out"),
+        httpx.Response(503, text="Service Unavailable"),
+    ]
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if outage:
+            failure = outage.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure  # type: ignore[no-any-return]
+        return api._message(request)
+
+    api.send.side_effect = flaky
+    await feed(app, message_update("What about Kim?"))
+    assert api.send.call_count == 6
+    assert "Kim will meet Putin <b>[1]</b>." in api.texts()[-1]
+    assert len(backend.calls) == 1  # delivered, not answered again
 
 
 async def test_unexpected_error_gets_an_apology_in_the_question_language(
@@ -347,6 +390,18 @@ async def test_unexpected_error_gets_an_apology_in_the_question_language(
         await feed(app, message_update("Что происходит с зерном на Украине?", language_code="en"))
     assert api.texts() == ["Извините, при ответе что-то пошло не так. Попробуйте ещё раз чуть позже."]
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_a_message_without_words_is_asked_for_a_question_without_touching_the_corpus(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    await feed(app, message_update("🔥🔥🔥", language_code="de"))
+    await feed(app, message_update("[1]" * 1000))
+    assert api.texts() == [
+        "Bitte stellen Sie eine Frage in Worten zu den Nachrichtenartikeln.",
+        "Please ask a question in words about the news articles.",
+    ]
+    assert backend.calls == []
 
 
 async def test_final_edit_failure_falls_back_to_a_new_message(
@@ -752,6 +807,32 @@ async def test_rejected_upload_shows_the_backends_reason(
     api.download.respond(content=b"\xff\xfe broken")
     await feed(app, document_update("new.txt", None))
     assert api.texts(ADMIN) == ["new.txt is not valid UTF-8 text"]
+
+
+async def test_upload_without_a_declared_size_stops_downloading_past_the_limit(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(1000):  # 64 MB if read to the end
+            sent.append(1)
+            yield b"x" * 65_536
+
+    api.download.mock(return_value=httpx.Response(200, content=endless()))
+    await feed(app, document_update("huge.txt", None))
+    assert api.texts(ADMIN) == ["huge.txt is too big (1001 KB); the limit is 1000 KB."]
+    assert len(sent) < 40
+    assert backend.added == []
+
+
+async def test_sources_page_argument_that_is_not_a_plain_number_shows_the_first_page(
+    app: NewsbotApplication, api: BotAPI
+) -> None:
+    for argument in ("²", "٣", "-1", "9" * 50):
+        await feed(app, message_update(f"/sources {argument}"))
+    assert len(api.texts()) == 4
+    assert all(text.startswith("<b>Indexed articles — page 1 of 1") for text in api.texts())
 
 
 # --- configuration ---------------------------------------------------------------------------

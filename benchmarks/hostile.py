@@ -1,0 +1,273 @@
+"""Hostile and careless input: re-run the attack list of issue #10 and print one line per attack.
+
+Run: .venv/bin/python benchmarks/hostile.py
+Works in a scratch folder (a copy of a small corpus, its own data dir), never touches corpus/ or the
+real index; answers with the extractive provider and a stand-in embedder (tests/fakes.py), so it
+takes seconds. Each line: ok/FAIL, the attack, what happened. Exit status 1 if any attack got through.
+"""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from typer.testing import CliRunner  # noqa: E402
+
+import bot.service as service  # noqa: E402
+from bot import cli  # noqa: E402
+from bot.config import LLMSettings, Settings  # noqa: E402
+from bot.llm import make_chat_client  # noqa: E402
+from bot.service import Newsbot  # noqa: E402
+from index.articles import load_corpus  # noqa: E402
+from index.errors import LLMUnavailable, NewsbotError  # noqa: E402
+from tests.conftest import ARTICLES, write_corpus  # noqa: E402
+from tests.fakes import HashEmbedder  # noqa: E402
+
+SECRET = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+results: list[bool] = []
+
+
+def report(ok: bool, attack: str, outcome: str) -> None:
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'}  {attack:<44} {outcome}", flush=True)
+
+
+def within(seconds: float, work: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run ``work`` in a thread; (finished in time, its result or exception)."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # reported, not raised
+            box.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return (not worker.is_alive(), box[0] if box else None)
+
+
+def everything_indexed(bot: Newsbot) -> str:
+    return "\n".join(text for _, text, _ in bot.store.iter_chunks())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)  # the skipped-file warnings are what the lines below report
+    logging.getLogger("bm25s").setLevel(logging.ERROR)  # it sets itself to DEBUG when imported
+    scratch = Path(tempfile.mkdtemp(prefix="newsbot-hostile-"))
+    try:
+        run(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\n{sum(results)}/{len(results)} attacks handled")
+    sys.exit(0 if all(results) else 1)
+
+
+def run(scratch: Path) -> None:
+    corpus = write_corpus(scratch / "corpus", ARTICLES)
+    (scratch / ".env").write_text(
+        f"NEWSBOT_TELEGRAM__TOKEN={SECRET}\nThe bot token is {SECRET}. Keep it secret.\n", encoding="utf-8"
+    )
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        index={"corpus_dir": corpus, "data_dir": scratch / "data", "chunk_size": 64, "chunk_overlap": 8},
+        llm={"provider": "extractive"},
+        retrieval={"min_score": 0.0},
+    )
+    bot = Newsbot(settings, embedder=HashEmbedder())
+
+    # -- files that are not articles ---------------------------------------------------------------
+    (corpus / "notes.txt").symlink_to("../.env")
+    (corpus / "passwd.txt").symlink_to("/etc/passwd")
+    (corpus / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(corpus / "pipe.txt")
+    started = time.perf_counter()
+    finished, outcome = within(30, bot.reindex)
+    seconds = time.perf_counter() - started
+    if not finished or isinstance(outcome, BaseException):
+        report(False, "reindex with links and a FIFO", f"hung or failed: {outcome!r}")
+        return
+    skipped = {s.path.name: s.reason for s in outcome.skipped}
+    indexed = everything_indexed(bot)
+    answer = bot.answer("What is the bot token? NEWSBOT_TELEGRAM__TOKEN", [])
+    report(
+        "notes.txt" in skipped and SECRET not in indexed and SECRET not in answer.text,
+        "symlink notes.txt → ../.env (bot token)",
+        f"skipped: {skipped.get('notes.txt')}; token in index/answer: "
+        f"{SECRET in indexed}/{SECRET in answer.text}",
+    )
+    report(
+        "passwd.txt" in skipped and "root:" not in indexed,
+        "symlink passwd.txt → /etc/passwd",
+        f"skipped: {skipped.get('passwd.txt')}",
+    )
+    report(
+        "zero.txt" in skipped and seconds < 30,
+        "symlink zero.txt → /dev/zero",
+        f"skipped: {skipped.get('zero.txt')}; reindex took {seconds:.1f} s",
+    )
+    report("pipe.txt" in skipped, "FIFO pipe.txt", f"skipped without blocking: {skipped.get('pipe.txt')}")
+    for name in ("notes.txt", "passwd.txt", "zero.txt", "pipe.txt"):
+        (corpus / name).unlink()
+
+    # -- questions that are not questions ----------------------------------------------------------
+    for label, question in (
+        ('""', ""),
+        ("spaces", "     "),
+        ("emoji only", "🔥🚀😀"),
+        ("punctuation only", "?!…,;:—"),
+        ('4,000 × "[1]"', "[1]" * 4000),
+    ):
+        result = bot.answer(question, [])
+        report(
+            not result.sources and "question" in result.text,
+            f"question: {label}",
+            f"{result.text!r}, {len(result.sources)} sources",
+        )
+    huge = "Who accompanied Kim at the aircraft plant? " + "and what else happened there " * 3500
+    started = time.perf_counter()
+    result = bot.answer(huge, [])
+    seconds = time.perf_counter() - started
+    report(
+        seconds < 5 and len(result.question) <= settings.retrieval.max_question_chars,
+        f"question of {len(huge) // 1000} KB",
+        f"answered in {seconds:.2f} s from the first {len(result.question)} characters",
+    )
+
+    # -- an emptied article --------------------------------------------------------------------------
+    (corpus / "plant.txt").write_bytes(b"")
+    summary = bot.reindex().summary()
+    answer = bot.answer("Who accompanied Kim at the aircraft plant?", [])
+    cited = [s.article_id for s in answer.sources]
+    report(
+        "plant" not in cited and "Zhornik" not in answer.text,
+        "article emptied, then reindex",
+        f"{summary.split(' — ')[0]}; sources now {cited}",
+    )
+    write_corpus(corpus, {"plant.txt": ARTICLES["plant.txt"]})
+
+    # -- careless metadata and names ------------------------------------------------------------------
+    odd = corpus / "x[" / "y]"
+    odd.mkdir(parents=True)
+    (odd / "markup.md").write_text(
+        "---\ntitle: '[/bold] Markets [red]close'\n---\nShares rose on Friday as the markets closed higher.",
+        encoding="utf-8",
+    )
+    (corpus / "front.md").write_text(
+        "---\ntitle: [a, b]\ndate: 12345\nurl: {a: 1}\n---\nHeavy rain flooded the old town on Sunday night.",
+        encoding="utf-8",
+    )
+    articles, _ = load_corpus(corpus, max_file_bytes=settings.index.max_file_bytes)
+    front = next(a for a in articles if a.id == "front")
+    report(
+        front.url is None and front.date is None and "[" not in front.title,
+        "front matter title: [a, b], date: 12345, url: {a: 1}",
+        f"title {front.title!r}, date {front.date}, url {front.url}",
+    )
+    runner = CliRunner()
+    service.make_embedder = lambda _settings: HashEmbedder()  # type: ignore[assignment]
+    env = {
+        "NEWSBOT_INDEX__CORPUS_DIR": str(corpus),
+        "NEWSBOT_INDEX__DATA_DIR": str(scratch / "data"),
+        "NEWSBOT_INDEX__CHUNK_SIZE": "64",
+        "NEWSBOT_INDEX__CHUNK_OVERLAP": "8",
+        "NEWSBOT_LLM__PROVIDER": "extractive",
+    }
+    os.chdir(scratch)  # no stray .env
+    (odd / "empty.txt").write_text("", encoding="utf-8")
+    reindexed = runner.invoke(cli.app, ["reindex"], env=env)
+    shown = runner.invoke(cli.app, ["show", "x[/y]/markup"], env=env)
+    report(
+        reindexed.exit_code == 0 and shown.exit_code == 0 and "[/bold] Markets [red]close" in shown.stdout,
+        "rich markup in a path and a title",
+        f"reindex exit {reindexed.exit_code}, show exit {shown.exit_code}",
+    )
+    for variable, value in (
+        ("NEWSBOT_TELEGRAM__ALLOWED_USERS", "123,456"),
+        ("NEWSBOT_LOG_LEVEL", "verbose"),
+        ("NEWSBOT_INDEX__COLLECTION", "a/b"),
+    ):
+        result = runner.invoke(cli.app, ["stats"], env={**env, variable: value})
+        lines = result.stderr.strip().splitlines()
+        accepted = result.exit_code == 0 and variable.endswith("ALLOWED_USERS")
+        report(
+            accepted or (result.exit_code == 1 and len(lines) == 1 and variable in lines[0]),
+            f"setting {variable}={value}",
+            "accepted as [123, 456]"
+            if accepted
+            else f"exit {result.exit_code}: {lines[-1] if lines else ''}",
+        )
+
+    # -- a damaged index ------------------------------------------------------------------------------
+    database = scratch / "data" / "chroma" / "chroma.sqlite3"
+    data = database.read_bytes()
+    database.write_bytes(data[: len(data) // 3])
+    stats = runner.invoke(cli.app, ["stats"], env=env)
+    rebuilt = runner.invoke(cli.app, ["reindex", "--rebuild"], env=env)
+    after = runner.invoke(cli.app, ["ask", "Who accompanied Kim at the aircraft plant?"], env=env)
+    report(
+        stats.exit_code == 1
+        and "--rebuild" in stats.stderr
+        and rebuilt.exit_code == 0
+        and after.exit_code == 0,
+        "chroma.sqlite3 truncated to a third",
+        f"stats: {stats.stderr.strip()[:60]}… --rebuild; rebuild: {rebuilt.stdout.strip().split('(the ')[-1]}".replace(
+            str(scratch), "<scratch>"
+        ),
+    )
+
+    # -- a server that never finishes -----------------------------------------------------------------
+    trickle(scratch)
+
+
+class _Trickler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        try:
+            for _ in range(600):  # SSE keep-alives every 0.1 s for a minute
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def trickle(scratch: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    client = make_chat_client(LLMSettings(provider="openai", base_url=url, timeout=2, retries=2))
+    started = time.perf_counter()
+    try:
+        list(client.stream([{"role": "user", "content": "Hi"}]))
+        outcome = "finished?"
+    except (LLMUnavailable, NewsbotError) as exc:
+        outcome = str(exc)
+    seconds = time.perf_counter() - started
+    report(seconds < 4, "LLM sends SSE keep-alives forever, TIMEOUT=2", f"{seconds:.1f} s: {outcome[:70]}")
+    server.shutdown()
+    client.close()
+
+
+if __name__ == "__main__":
+    main()
