@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
-from bot.evaluation import load_questions  # noqa: E402
+from bot.evaluation import Question, load_questions  # noqa: E402
 from bot.models import Turn  # noqa: E402
 from bot.retrieval import Retriever  # noqa: E402
 from index.embeddings import make_embedder  # noqa: E402
@@ -45,12 +45,26 @@ def main() -> None:
         "questions", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "questions.jsonl")
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--sweep-min-score",
+        help="comma-separated thresholds: print refusal accuracy for each (questions embedded once)",
+    )
+    parser.add_argument(
+        "--sweep-keyword-weight",
+        help="comma-separated keyword weights: print hit@1 / MRR for each (questions embedded once)",
+    )
     args = parser.parse_args()
 
     settings = Settings()  # type: ignore[call-arg]
     retriever = Retriever(open_store(settings.index, make_embedder(settings.embedding)), settings.retrieval)
     retriever.retrieve("warm-up")  # model load and BM25 build are not per-question work
     questions = load_questions(Path(args.questions))
+    if args.sweep_keyword_weight:
+        sweep(retriever, questions, [float(w) for w in args.sweep_keyword_weight.split(",")])
+        return
+    if args.sweep_min_score:
+        sweep_min_score(retriever, questions, [float(t) for t in args.sweep_min_score.split(",")])
+        return
 
     latencies: list[float] = []
     ranks: list[int | None] = []
@@ -87,6 +101,47 @@ def main() -> None:
         print(f"  unanswerable: {', '.join(f'{s:.3f}' for s in unanswerable)}")
     print(f"  off-topic:    max {max(off_topic):.3f}, median {statistics.median(off_topic):.3f}")
     print(f"  current min_score: {retriever.min_score}")
+
+
+def sweep(retriever: Retriever, questions: list[Question], weights: list[float]) -> None:
+    """hit@1 and MRR of the answerable questions for each keyword weight, over the same dense hits."""
+    answerable = [q for q in questions if q.answerable]
+    prepared = []
+    for question in answerable:
+        text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
+        vector = retriever.store.embedder.embed_queries([text])[0]
+        prepared.append((question, text, vector, retriever._dense(vector)))
+    base = retriever.settings
+    for weight in weights:
+        retriever.settings = base.model_copy(update={"keyword_weight": weight})
+        ranks = []
+        for question, text, vector, dense in prepared:
+            keyword = retriever.keyword_index().search(text, base.candidates)
+            articles = retriever.fuse(dense, keyword, vector).articles
+            ranks.append(next((i for i, a in enumerate(articles) if a in question.articles), None))
+        hit1 = sum(r == 0 for r in ranks) / len(ranks)
+        mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
+        print(f"keyword_weight {weight:.2f}: hit@1 {hit1:.3f}, MRR {mrr:.3f} ({len(ranks)} answerable)")
+    retriever.settings = base
+
+
+def sweep_min_score(retriever: Retriever, questions: list[Question], thresholds: list[float]) -> None:
+    """Refusal accuracy (answerable kept, unanswerable refused) for each relevance threshold."""
+    base = retriever.settings
+    rows = []
+    for question in questions:
+        text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
+        retriever.settings = base.model_copy(update={"min_score": 1.0})
+        refused_by_meaning = not retriever.retrieve(text).relevant  # only the keyword rule can keep it
+        best = retriever.retrieve(text).best_similarity
+        rows.append((question, best, refused_by_meaning))
+    retriever.settings = base
+    for threshold in thresholds:
+        right = sum(
+            (best >= threshold or not refused) == question.answerable for question, best, refused in rows
+        )
+        wrong = [q.id for q, best, refused in rows if (best >= threshold or not refused) != q.answerable]
+        print(f"min_score {threshold:.3f}: refusal accuracy {right / len(rows):.3f}  wrong: {' '.join(wrong)}")
 
 
 if __name__ == "__main__":
