@@ -45,6 +45,17 @@ class RetrievalSettings(BaseModel):
         description="Weight of the keyword match (cube of the share of the question's terms a chunk holds) "
         "added to its cosine similarity.",
     )
+    recency_weight: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="When a question asks for the latest news (prompts/recency_cues.toml), a chunk's score gains "
+        "this weight times its article's freshness (1 for the newest article, halving every "
+        "recency_half_life_days before it); 0 turns it off.",
+    )
+    recency_half_life_days: float = Field(
+        30.0, gt=0, description="Days before the newest article at which the recency boost is halved."
+    )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
     max_question_chars: int = Field(
         1000,

@@ -17,6 +17,15 @@ typical of a question matched against another language) down to a tie-breaker,
 while a chunk holding all of a short question's rare terms (a name, "Су-57")
 gets the full weight and comes first.
 
+Recency: a question that asks for the latest news ("latest", "last week",
+"последние", "останні"; the cue list is data, ``prompts/recency_cues.toml``)
+adds ``recency_weight`` times the article's freshness to each chunk's score:
+1 for the newest dated article of the index, halving every
+``recency_half_life_days`` before it, 0 for an undated article. The weight is a
+tie-breaker on the cosine scale: among passages that answer about equally
+well the newer wins, a clearly better older one still comes first
+(benchmarks/recency.py measures it).
+
 Why exact dense search: Chroma's HNSW graph links chunks mostly to chunks of
 their own language, so a greedy walk from an English question can stay among
 English chunks and miss the best Russian one altogether (measured: with the 232
@@ -28,10 +37,15 @@ BM25, and scores them all: ~1 ms for 2,500 chunks.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
+import re
 import threading
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +70,33 @@ def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
     if settings.min_score is not None:
         return settings.min_score
     return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
+
+
+RECENCY_CUES = Path(__file__).resolve().parent.parent / "prompts" / "recency_cues.toml"
+
+
+@functools.cache
+def _recency_pattern(path: Path = RECENCY_CUES) -> re.Pattern[str]:
+    with path.open("rb") as handle:
+        table = tomllib.load(handle)
+    cues = sorted({cue.lower() for cues in table.values() for cue in cues}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(cue) for cue in cues) + ")")
+
+
+def asks_for_recent(question: str) -> bool:
+    """Whether the question asks for the latest news ("latest", "last week", "последние", "останні"…)."""
+    return _recency_pattern().search(question.lower()) is not None
+
+
+def freshness(date: str | None, newest: dt.date, half_life_days: float) -> float:
+    """1 for an article of the newest date, halving every ``half_life_days`` before it; 0 when undated."""
+    try:
+        day = dt.date.fromisoformat(str(date)[:10]) if date else None
+    except ValueError:
+        day = None
+    if day is None:
+        return 0.0
+    return float(0.5 ** (max((newest - day).days, 0) / half_life_days))
 
 
 @dataclass(frozen=True)
@@ -87,6 +128,7 @@ class Retriever:
         self._chunks: dict[str, tuple[str, dict[str, object]]] = {}
         self._vector_ids: list[str] = []
         self._vectors: np.ndarray | None = None
+        self._newest: dt.date | None = None
 
     @property
     def min_score(self) -> float:
@@ -101,6 +143,7 @@ class Retriever:
             chunks = {cid: (text, meta) for cid, text, meta in self.store.iter_chunks()}
             self._keyword = KeywordIndex(list(chunks), [text for text, _ in chunks.values()])
             self._chunks = chunks
+            self._newest = _newest_date(chunks.values())
             self._vector_ids, self._vectors = [], None
             if 0 < len(chunks) <= self.settings.exact_search_limit:
                 ids, vectors = zip(*self.store.iter_vectors(), strict=True)
@@ -126,7 +169,7 @@ class Retriever:
         vector = self.store.embedder.embed_queries([question])[0]
         dense = self._dense(vector)
         keyword = self._keyword.search(question, self.settings.candidates)
-        return self.fuse(dense, keyword, vector)
+        return self.fuse(dense, keyword, vector, recent=asks_for_recent(question))
 
     def _dense(self, vector: Vector) -> list[Hit]:
         """The nearest chunks by cosine similarity: exact over the held embeddings, else Chroma's HNSW."""
@@ -141,8 +184,10 @@ class Retriever:
         top = top[np.argsort(-similarities[top], kind="stable")]
         return [Hit(ids[i], *chunks[ids[i]], similarity=float(similarities[i])) for i in top]
 
-    def fuse(self, dense: Sequence[Hit], keyword: Sequence[KeywordHit], vector: Vector) -> Retrieval:
-        """Cosine similarity plus the weighted keyword coverage; then grouping by article."""
+    def fuse(
+        self, dense: Sequence[Hit], keyword: Sequence[KeywordHit], vector: Vector, *, recent: bool = False
+    ) -> Retrieval:
+        """Cosine similarity plus the weighted keyword coverage (and freshness, for ``recent``); then grouping by article."""
         similarity = {hit.chunk_id: hit.similarity for hit in dense}
         floor = min(similarity.values(), default=0.0)
         scores = dict(similarity)
@@ -152,6 +197,13 @@ class Retriever:
             scores[hit.chunk_id] = base + self.settings.keyword_weight * hit.coverage**3
 
         texts = {hit.chunk_id: (hit.text, hit.metadata) for hit in dense}
+        if recent and self.settings.recency_weight and self._newest is not None:
+            for chunk_id in scores:
+                meta = (texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {})))[1]
+                fresh = freshness(
+                    str(meta.get("date") or ""), self._newest, self.settings.recency_half_life_days
+                )
+                scores[chunk_id] += self.settings.recency_weight * fresh
         passages = []
         for chunk_id in sorted(scores, key=lambda cid: -scores[cid]):
             text, meta = texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {}))
@@ -172,6 +224,16 @@ class Retriever:
         if best < self.min_score and coverage < self.settings.min_keyword_coverage:
             kept = ()
         return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
+
+
+def _newest_date(chunks: Iterable[tuple[str, dict[str, object]]]) -> dt.date | None:
+    dates = []
+    for _, meta in chunks:
+        try:
+            dates.append(dt.date.fromisoformat(str(meta.get("date") or "")[:10]))
+        except ValueError:
+            continue
+    return max(dates, default=None)
 
 
 def _passage(chunk_id: str, text: str, meta: dict[str, object], score: float, similarity: float) -> Passage:
