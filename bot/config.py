@@ -54,7 +54,7 @@ class RetrievalSettings(BaseModel):
         "recency_half_life_days before it); 0 turns it off.",
     )
     recency_half_life_days: float = Field(
-        30.0, gt=0, description="Days before the newest article at which the recency boost is halved."
+        7.0, gt=0, description="Days before the newest article at which the recency boost is halved."
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
     max_question_chars: int = Field(

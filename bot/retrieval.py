@@ -19,12 +19,15 @@ gets the full weight and comes first.
 
 Recency: a question that asks for the latest news ("latest", "last week",
 "последние", "останні"; the cue list is data, ``prompts/recency_cues.toml``)
-adds ``recency_weight`` times the article's freshness to each chunk's score:
-1 for the newest dated article of the index, halving every
-``recency_half_life_days`` before it, 0 for an undated article. The weight is a
-tie-breaker on the cosine scale: among passages that answer about equally
-well the newer wins, a clearly better older one still comes first
-(benchmarks/recency.py measures it).
+adds ``recency_weight`` times the article's freshness to the score of each
+chunk that matches about as well as the best (within ``recency_weight`` of
+it): 1 for the newest dated article among those, halving every
+``recency_half_life_days`` before it, 0 for an undated one. So the newest of
+the articles that answer is preferred; a newer article on another subject
+neither gains nor sets the scale (measured: boosting every candidate put an
+unrelated July story above the April updates asked about). The weight is a
+tie-breaker on the cosine scale: a clearly better older passage still comes
+first (benchmarks/recency.py measures it).
 
 Why exact dense search: Chroma's HNSW graph links chunks mostly to chunks of
 their own language, so a greedy walk from an English question can stay among
@@ -43,7 +46,7 @@ import logging
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,13 +93,8 @@ def asks_for_recent(question: str) -> bool:
 
 def freshness(date: str | None, newest: dt.date, half_life_days: float) -> float:
     """1 for an article of the newest date, halving every ``half_life_days`` before it; 0 when undated."""
-    try:
-        day = dt.date.fromisoformat(str(date)[:10]) if date else None
-    except ValueError:
-        day = None
-    if day is None:
-        return 0.0
-    return float(0.5 ** (max((newest - day).days, 0) / half_life_days))
+    day = _date(date)
+    return 0.0 if day is None else float(0.5 ** (max((newest - day).days, 0) / half_life_days))
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,6 @@ class Retriever:
         self._chunks: dict[str, tuple[str, dict[str, object]]] = {}
         self._vector_ids: list[str] = []
         self._vectors: np.ndarray | None = None
-        self._newest: dt.date | None = None
 
     @property
     def min_score(self) -> float:
@@ -143,7 +140,6 @@ class Retriever:
             chunks = {cid: (text, meta) for cid, text, meta in self.store.iter_chunks()}
             self._keyword = KeywordIndex(list(chunks), [text for text, _ in chunks.values()])
             self._chunks = chunks
-            self._newest = _newest_date(chunks.values())
             self._vector_ids, self._vectors = [], None
             if 0 < len(chunks) <= self.settings.exact_search_limit:
                 ids, vectors = zip(*self.store.iter_vectors(), strict=True)
@@ -197,13 +193,9 @@ class Retriever:
             scores[hit.chunk_id] = base + self.settings.keyword_weight * hit.coverage**3
 
         texts = {hit.chunk_id: (hit.text, hit.metadata) for hit in dense}
-        if recent and self.settings.recency_weight and self._newest is not None:
-            for chunk_id in scores:
-                meta = (texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {})))[1]
-                fresh = freshness(
-                    str(meta.get("date") or ""), self._newest, self.settings.recency_half_life_days
-                )
-                scores[chunk_id] += self.settings.recency_weight * fresh
+        if recent and self.settings.recency_weight:
+            self._boost_recent(scores, texts)
+
         passages = []
         for chunk_id in sorted(scores, key=lambda cid: -scores[cid]):
             text, meta = texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {}))
@@ -225,15 +217,35 @@ class Retriever:
             kept = ()
         return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
 
+    def _boost_recent(
+        self, scores: dict[str, float], texts: dict[str, tuple[str, dict[str, object]]]
+    ) -> None:
+        """Add ``recency_weight`` × freshness to the chunks that match about as well as the best one.
 
-def _newest_date(chunks: Iterable[tuple[str, dict[str, object]]]) -> dt.date | None:
-    dates = []
-    for _, meta in chunks:
-        try:
-            dates.append(dt.date.fromisoformat(str(meta.get("date") or "")[:10]))
-        except ValueError:
-            continue
-    return max(dates, default=None)
+        Only chunks within ``recency_weight`` of the best score take part, and freshness counts from the
+        newest of them: a newer article on another subject neither gains nor sets the scale.
+        """
+        weight = self.settings.recency_weight
+        best = max(scores.values(), default=0.0)
+        close = {
+            chunk_id: _date((texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {})))[1].get("date"))
+            for chunk_id, score in scores.items()
+            if score >= best - weight
+        }
+        newest = max(filter(None, close.values()), default=None)
+        if newest is None:
+            return
+        for chunk_id, day in close.items():
+            scores[chunk_id] += weight * freshness(
+                day.isoformat() if day else None, newest, self.settings.recency_half_life_days
+            )
+
+
+def _date(value: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _passage(chunk_id: str, text: str, meta: dict[str, object], score: float, similarity: float) -> Passage:

@@ -244,3 +244,36 @@ def test_robots_txt_disallow_is_respected_unless_switched_off(site: Site) -> Non
     assert site.asked(STORM) == []
     with Fetcher(FetchSettings(allow_private=True, respect_robots=False)) as fetcher:
         assert fetcher.get(site.url(STORM)).status == 200
+
+
+def test_cli_add_and_feeds_print_what_was_added_and_what_failed(
+    monkeypatch: pytest.MonkeyPatch, corpus: Path, tmp_path: Path, site: Site
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot import cli
+
+    monkeypatch.setattr("bot.service.make_embedder", lambda settings: HashEmbedder())
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "NEWSBOT_INDEX__CORPUS_DIR": str(corpus),
+        "NEWSBOT_INDEX__DATA_DIR": str(tmp_path / "data"),
+        "NEWSBOT_LLM__PROVIDER": "extractive",
+        "NEWSBOT_FETCH__ALLOW_PRIVATE": "true",
+        "NEWSBOT_FEEDS__URLS": f'["{site.url("/feed.xml")}"]',
+    }
+    runner = CliRunner()
+    added = runner.invoke(cli.app, ["add", site.url(HARVEST), site.url("/missing")], env=env)
+    assert added.exit_code == 0, added.output
+    assert "added: Аграрії Полтавщини зібрали рекордний урожай соняшнику" in added.stdout
+    assert (
+        "HTTP 404" in added.stderr and "1 new / 0 updated / 0 unchanged articles / 1 failed" in added.stdout
+    )
+    first = runner.invoke(cli.app, ["feeds"], env=env)
+    assert first.exit_code == 0 and "2 new" in first.stdout, first.output
+    again = runner.invoke(cli.app, ["feeds"], env=env)
+    assert "1 feeds not modified" in again.stdout and "index unchanged" in again.stdout
+    refused = runner.invoke(
+        cli.app, ["add", site.url(STORM)], env={**env, "NEWSBOT_FETCH__ALLOW_PRIVATE": "false"}
+    )
+    assert refused.exit_code == 1 and "ALLOW_PRIVATE" in refused.stderr
