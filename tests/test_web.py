@@ -13,7 +13,7 @@ from bot.service import Newsbot
 from index.articles import load_corpus
 from index.config import FetchSettings
 from index.errors import BadArticle, FetchError
-from index.fetcher import Fetcher, refused_address
+from index.fetcher import Fetcher, _GuardedBackend, refused_address
 from index.web_pages import article_file, extract_page
 from tests.fakes import HashEmbedder
 from tests.web_server import FEED_ETAG, FEED_MODIFIED, WEB_DATA, Site, saved_site, serve
@@ -206,13 +206,24 @@ def test_private_and_loopback_addresses_are_refused_without_the_setting(site: Si
     assert site.requests == []
 
 
-def test_a_redirect_to_a_private_address_is_refused(site: Site) -> None:
-    # The first hop is allowed (allow_private), the guarded backend is not: it checks every connection.
+def test_a_redirect_to_a_private_address_is_refused(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test server is on loopback: let that through, and refuse the cloud metadata address.
+    monkeypatch.setattr("index.fetcher.refused_address", lambda address: address.startswith("169.254."))
     site.routes["/to-metadata"] = (302, {"Location": "http://169.254.169.254/latest/meta-data"}, b"")
-    with Fetcher(FetchSettings(allow_private=True)) as fetcher:
-        fetcher.settings = FetchSettings(allow_private=False)
-        with pytest.raises(FetchError, match="ALLOW_PRIVATE"):
-            fetcher.get("http://169.254.169.254/latest/meta-data")
+    with (
+        Fetcher(FetchSettings()) as fetcher,
+        pytest.raises(FetchError, match=r"169\.254\.169\.254.*ALLOW_PRIVATE"),
+    ):
+        fetcher.get(site.url("/to-metadata"))
+    assert len(site.asked("/to-metadata")) == 1
+
+
+def test_every_connection_is_checked_not_only_the_link(site: Site) -> None:
+    """What connects is checked too, so a DNS answer that changes after the first check gets nowhere."""
+    port = int(site.base.rsplit(":", 1)[1])
+    with pytest.raises(FetchError, match="ALLOW_PRIVATE"):
+        _GuardedBackend(allow_private=False).connect_tcp("localhost", port)
+    _GuardedBackend(allow_private=True).connect_tcp("127.0.0.1", port).close()
 
 
 @pytest.mark.parametrize(
