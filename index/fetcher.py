@@ -111,6 +111,10 @@ def check_url(url: str) -> str:
         raise FetchError(f"{url}: only http and https links can be added")
     if not parts.hostname:
         raise FetchError(f"{url}: no host in the link")
+    try:
+        parts.port  # noqa: B018  (raises on a port out of range)
+    except ValueError as exc:
+        raise FetchError(f"{url}: bad port in the link") from exc
     return url.strip()
 
 
@@ -163,6 +167,8 @@ class Fetcher:
         self, url: str, headers: Mapping[str, str], limit: int | None = None
     ) -> tuple[int, str | None, bytes, dict[str, str]]:
         limit = limit or self.settings.max_bytes
+        # httpx's timeout bounds each read; a server trickling bytes is stopped by the clock.
+        deadline = time.monotonic() + self.settings.timeout
         try:
             with self._client.stream("GET", url, headers=dict(headers)) as response:
                 self.requests += 1
@@ -173,6 +179,8 @@ class Fetcher:
                 if response.status_code not in _REDIRECTS:
                     for part in response.iter_raw() if response.status_code == 304 else response.iter_bytes():
                         body += part
+                        if time.monotonic() > deadline:
+                            raise FetchError(f"{url}: no complete answer within {self.settings.timeout:g} s")
                         if len(body) > limit:
                             raise FetchError(
                                 f"{url}: over the {limit:,}-byte limit (NEWSBOT_FETCH__MAX_BYTES)"

@@ -288,3 +288,18 @@ def test_cli_add_and_feeds_print_what_was_added_and_what_failed(
         cli.app, ["add", site.url(STORM)], env={**env, "NEWSBOT_FETCH__ALLOW_PRIVATE": "false"}
     )
     assert refused.exit_code == 1 and "ALLOW_PRIVATE" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("javascript:alert(1)", "only http and https"),
+        ("http:///nohost", "no host"),
+        ("http://127.0.0.1:99999/x", "bad port"),
+    ],
+)
+def test_links_that_are_not_web_pages_are_refused_before_any_request(url: str, reason: str) -> None:
+    with Fetcher(FetchSettings(allow_private=True)) as fetcher, pytest.raises(FetchError, match=reason):
+        fetcher.get(url)
+    assert fetcher.requests == 0
