@@ -1,4 +1,4 @@
-"""The command line: `newsbot reindex | stats | show | ask | chat | eval | telegram | models`.
+"""The command line: `newsbot reindex | add | feeds | stats | show | ask | chat | eval | telegram | models`.
 
 Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
 setting) into one clear line on standard error with a non-zero exit, and
@@ -162,6 +162,39 @@ def reindex(
         report = bot.reindex(rebuild=rebuild)
         _print_skipped(report)
         out.print(report.summary())
+
+
+def _print_web(report: Any, reindexed: Any) -> None:
+    for saved in report.saved:
+        out.print(Text(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}"))
+    for url, reason in report.failed:
+        err.print(f"[yellow]failed:[/yellow] {escape(reason if url in reason else f'{url}: {reason}')}", markup=True)
+    if reindexed is not None:
+        _print_skipped(reindexed)
+    out.print(report.summary() + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged"))
+
+
+@app.command()
+def add(
+    urls: Annotated[list[str], typer.Argument(help="Article pages or RSS/Atom feeds (http or https).")],
+) -> None:
+    """Fetch articles from the web (a feed adds the articles it links to), save them under corpus/web/ and index them."""
+    with _errors():
+        report, reindexed = _newsbot(_settings()).add_links(urls)
+        _print_web(report, reindexed)
+        if report.failed and not report.saved:
+            raise typer.Exit(1)
+
+
+@app.command()
+def feeds() -> None:
+    """Add what is new in the followed feeds (NEWSBOT_FEEDS__URLS) and index it; unchanged feeds cost one small request."""
+    with _errors():
+        settings = _settings()
+        if not settings.feeds.urls:
+            raise NewsbotError('no feeds to follow: set NEWSBOT_FEEDS__URLS, e.g. ["https://example.com/rss.xml"]')
+        report, reindexed = _newsbot(settings).poll_feeds()
+        _print_web(report, reindexed)
 
 
 @app.command()

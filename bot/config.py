@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.config import EmbeddingSettings, IndexSettings
+from index.config import EmbeddingSettings, FeedSettings, FetchSettings, IndexSettings
 
 
 class RetrievalSettings(BaseModel):
@@ -44,6 +44,17 @@ class RetrievalSettings(BaseModel):
         le=1.0,
         description="Weight of the keyword match (cube of the share of the question's terms a chunk holds) "
         "added to its cosine similarity.",
+    )
+    recency_weight: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="When a question asks for the latest news (prompts/recency_cues.toml), a chunk's score gains "
+        "this weight times its article's freshness (1 for the newest article, halving every "
+        "recency_half_life_days before it); 0 turns it off.",
+    )
+    recency_half_life_days: float = Field(
+        7.0, gt=0, description="Days before the newest article at which the recency boost is halved."
     )
     evidence_sentences: int = Field(6, ge=1, le=40, description="Evidence sentences put into the LLM prompt.")
     max_question_chars: int = Field(
@@ -167,6 +178,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     chat: ChatSettings = Field(default_factory=ChatSettings)  # type: ignore[arg-type]
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
+    fetch: FetchSettings = Field(default_factory=FetchSettings)  # type: ignore[arg-type]
+    feeds: FeedSettings = Field(default_factory=FeedSettings)  # type: ignore[arg-type]
     log_level: str = Field(
         "WARNING", description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from index.models import ArticleInfo, IndexStats, ReindexReport
+from index.web_ingest import WebReport
 
 
 @dataclass(frozen=True)
@@ -87,4 +88,12 @@ class Backend(Protocol):
 
     def add_article(self, filename: str, data: bytes) -> ReindexReport:
         """Save an uploaded article into the corpus and index it; raises NewsbotError on bad input."""
+        ...
+
+    def add_links(self, urls: Sequence[str]) -> tuple[WebReport, ReindexReport | None]:
+        """Fetch article pages and feeds, save their articles into the corpus and index them."""
+        ...
+
+    def poll_feeds(self) -> tuple[WebReport, ReindexReport | None]:
+        """Add what is new in the followed feeds and index it."""
         ...

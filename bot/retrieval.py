@@ -17,6 +17,18 @@ typical of a question matched against another language) down to a tie-breaker,
 while a chunk holding all of a short question's rare terms (a name, "Су-57")
 gets the full weight and comes first.
 
+Recency: a question that asks for the latest news ("latest", "last week",
+"последние", "останні"; the cue list is data, ``prompts/recency_cues.toml``)
+adds ``recency_weight`` times the article's freshness to the score of each
+chunk that matches about as well as the best (within ``recency_weight`` of
+it): 1 for the newest dated article among those, halving every
+``recency_half_life_days`` before it, 0 for an undated one. So the newest of
+the articles that answer is preferred; a newer article on another subject
+neither gains nor sets the scale (measured: boosting every candidate put an
+unrelated July story above the April updates asked about). The weight is a
+tie-breaker on the cosine scale: a clearly better older passage still comes
+first (benchmarks/recency.py measures it).
+
 Why exact dense search: Chroma's HNSW graph links chunks mostly to chunks of
 their own language, so a greedy walk from an English question can stay among
 English chunks and miss the best Russian one altogether (measured: with the 232
@@ -28,10 +40,15 @@ BM25, and scores them all: ~1 ms for 2,500 chunks.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
+import re
 import threading
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +73,28 @@ def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
     if settings.min_score is not None:
         return settings.min_score
     return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
+
+
+RECENCY_CUES = Path(__file__).resolve().parent.parent / "prompts" / "recency_cues.toml"
+
+
+@functools.cache
+def _recency_pattern(path: Path = RECENCY_CUES) -> re.Pattern[str]:
+    with path.open("rb") as handle:
+        table = tomllib.load(handle)
+    cues = sorted({cue.lower() for cues in table.values() for cue in cues}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(cue) for cue in cues) + ")")
+
+
+def asks_for_recent(question: str) -> bool:
+    """Whether the question asks for the latest news ("latest", "last week", "последние", "останні"…)."""
+    return _recency_pattern().search(question.lower()) is not None
+
+
+def freshness(date: str | None, newest: dt.date, half_life_days: float) -> float:
+    """1 for an article of the newest date, halving every ``half_life_days`` before it; 0 when undated."""
+    day = _date(date)
+    return 0.0 if day is None else float(0.5 ** (max((newest - day).days, 0) / half_life_days))
 
 
 @dataclass(frozen=True)
@@ -126,7 +165,7 @@ class Retriever:
         vector = self.store.embedder.embed_queries([question])[0]
         dense = self._dense(vector)
         keyword = self._keyword.search(question, self.settings.candidates)
-        return self.fuse(dense, keyword, vector)
+        return self.fuse(dense, keyword, vector, recent=asks_for_recent(question))
 
     def _dense(self, vector: Vector) -> list[Hit]:
         """The nearest chunks by cosine similarity: exact over the held embeddings, else Chroma's HNSW."""
@@ -141,8 +180,10 @@ class Retriever:
         top = top[np.argsort(-similarities[top], kind="stable")]
         return [Hit(ids[i], *chunks[ids[i]], similarity=float(similarities[i])) for i in top]
 
-    def fuse(self, dense: Sequence[Hit], keyword: Sequence[KeywordHit], vector: Vector) -> Retrieval:
-        """Cosine similarity plus the weighted keyword coverage; then grouping by article."""
+    def fuse(
+        self, dense: Sequence[Hit], keyword: Sequence[KeywordHit], vector: Vector, *, recent: bool = False
+    ) -> Retrieval:
+        """Cosine similarity plus the weighted keyword coverage (and freshness, for ``recent``); then grouping by article."""
         similarity = {hit.chunk_id: hit.similarity for hit in dense}
         floor = min(similarity.values(), default=0.0)
         scores = dict(similarity)
@@ -152,6 +193,9 @@ class Retriever:
             scores[hit.chunk_id] = base + self.settings.keyword_weight * hit.coverage**3
 
         texts = {hit.chunk_id: (hit.text, hit.metadata) for hit in dense}
+        if recent and self.settings.recency_weight:
+            self._boost_recent(scores, texts)
+
         passages = []
         for chunk_id in sorted(scores, key=lambda cid: -scores[cid]):
             text, meta = texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {}))
@@ -172,6 +216,36 @@ class Retriever:
         if best < self.min_score and coverage < self.settings.min_keyword_coverage:
             kept = ()
         return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
+
+    def _boost_recent(
+        self, scores: dict[str, float], texts: dict[str, tuple[str, dict[str, object]]]
+    ) -> None:
+        """Add ``recency_weight`` × freshness to the chunks that match about as well as the best one.
+
+        Only chunks within ``recency_weight`` of the best score take part, and freshness counts from the
+        newest of them: a newer article on another subject neither gains nor sets the scale.
+        """
+        weight = self.settings.recency_weight
+        best = max(scores.values(), default=0.0)
+        close = {
+            chunk_id: _date((texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {})))[1].get("date"))
+            for chunk_id, score in scores.items()
+            if score >= best - weight
+        }
+        newest = max(filter(None, close.values()), default=None)
+        if newest is None:
+            return
+        for chunk_id, day in close.items():
+            scores[chunk_id] += weight * freshness(
+                day.isoformat() if day else None, newest, self.settings.recency_half_life_days
+            )
+
+
+def _date(value: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _passage(chunk_id: str, text: str, meta: dict[str, object], score: float, similarity: float) -> Passage:

@@ -25,6 +25,7 @@ from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
 from index.models import ArticleInfo, IndexStats, ReindexReport
 from index.store import Store, open_store
+from index.web_ingest import WebReport
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Newsbot:
         self._server: Any = None
         self._client: Any = None
         self._lock = threading.Lock()
+        self._robots: dict[str, Any] = {}  # robots.txt per site, kept between fetches
 
     # -- the index ------------------------------------------------------------------------------
 
@@ -127,6 +129,36 @@ class Newsbot:
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(target)
         return target
+
+    def add_links(self, urls: Sequence[str]) -> tuple[WebReport, ReindexReport | None]:
+        """Fetch article pages and feeds, save their articles into the corpus and index them."""
+        from index.feeds import FEED_STATE, FeedState
+        from index.fetcher import Fetcher
+        from index.web_ingest import add_links
+
+        state = FeedState(self.settings.index.data_dir / FEED_STATE)
+        with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
+            report = add_links(
+                urls, fetcher, self.settings.index.corpus_dir, state=state, max_items=self.settings.feeds.max_items
+            )
+        return report, self.reindex() if report.changed else None
+
+    def poll_feeds(self) -> tuple[WebReport, ReindexReport | None]:
+        """Fetch what is new in the followed feeds (NEWSBOT_FEEDS__URLS) and index it."""
+        from index.feeds import FEED_STATE, FeedState
+        from index.fetcher import Fetcher
+        from index.web_ingest import poll_feeds
+
+        state = FeedState(self.settings.index.data_dir / FEED_STATE)
+        with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
+            report = poll_feeds(
+                self.settings.feeds.urls,
+                fetcher,
+                self.settings.index.corpus_dir,
+                state,
+                max_items=self.settings.feeds.max_items,
+            )
+        return report, self.reindex() if report.changed else None
 
     # -- answering -------------------------------------------------------------------------------
 

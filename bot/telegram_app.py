@@ -32,7 +32,7 @@ from bot.chat_store import ChatStore
 from bot.config import Settings
 from bot.models import Backend
 from bot.prompts import load_prompts
-from bot.telegram_admin import AdminHandlers
+from bot.telegram_admin import AdminHandlers, OnlyLinks
 from bot.telegram_format import Texts
 from bot.telegram_handlers import ChatHandlers
 from index.errors import ConfigError
@@ -104,11 +104,29 @@ def build_application(
     app.add_handler(CallbackQueryHandler(chat.sources_page, pattern=r"^sources:\d+$"))
     # Uploads only in private chats: in groups people share files that are not meant for the corpus.
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, admin.upload))
+    if settings.telegram.admins:  # an admin's message of links adds articles; anyone else's is a question
+        links = filters.ChatType.PRIVATE & filters.User(settings.telegram.admins) & OnlyLinks()
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & links, admin.add_links))
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, chat.question)
     )
+    _schedule_feeds(app, settings, admin)
     app.add_error_handler(chat.on_error)
     return app
+
+
+def _schedule_feeds(app: NewsbotApplication, settings: Settings, admin: AdminHandlers) -> None:
+    """Poll the followed feeds every NEWSBOT_FEEDS__POLL_MINUTES (the fetch runs in a worker thread)."""
+    feeds = settings.feeds
+    if not feeds.poll_minutes or not feeds.urls:
+        return
+    if app.job_queue is None:
+        raise ConfigError(
+            "NEWSBOT_FEEDS__POLL_MINUTES needs python-telegram-bot's job queue: "
+            "pip install 'python-telegram-bot[job-queue]'"
+        )
+    app.job_queue.run_repeating(admin.poll_feeds, interval=feeds.poll_minutes * 60, first=10, name="feeds")
+    logger.info("Polling %d feeds every %g minutes", len(feeds.urls), feeds.poll_minutes)
 
 
 def run_bot(settings: Settings, backend: Backend, *, webhook_url: str | None = None) -> None:

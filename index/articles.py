@@ -1,7 +1,8 @@
 """The load step: corpus files → decoded, metadata read, cleaned ``Article`` objects.
 
 Metadata comes from an optional YAML front matter block, else from the top of
-the page itself (a dateline, a "Source:" line, a headline). A file that cannot
+the page itself (a dateline, a "Source:" line, a headline). An .html file is
+read by :mod:`index.web_pages` (the article's text and metadata, no furniture). A file that cannot
 be indexed never stops a corpus load: it is skipped with a reason and a warning.
 """
 
@@ -37,10 +38,11 @@ from index.corpus import (
 from index.errors import BadArticle, ConfigError
 from index.language import detect_language
 from index.models import Article, Removal, Skipped
+from index.web_pages import HTML_SUFFIXES, extract_page
 
 logger = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 1  # bump when what parse_article makes of the same bytes changes outside cleaning
+_CACHE_FORMAT = 2  # bump when what parse_article makes of the same bytes changes outside cleaning
 _TITLE_CHARS = 100
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -439,17 +441,20 @@ def parse_article(data: bytes, path: Path, corpus_dir: Path, *, salt: str = "") 
     """Decode, clean and describe the bytes of one corpus file."""
     if not data.strip():
         raise _bad(path, "empty file")
-    try:
-        text, encoding = decode_bytes(data, path.name)
-    except BadArticle as exc:
-        raise _bad(path, exc.reason) from exc
-    if not text.strip():
-        raise _bad(path, "empty file")
-    meta = _Meta()
-    body = _front_matter(text, path, meta)
-    if not body.strip():
-        raise _bad(path, "no text after the front matter")
-    body = _metadata_lines(body, meta)
+    if path.suffix.lower() in HTML_SUFFIXES:
+        body, encoding, meta = _html_body(data, path)
+    else:
+        try:
+            text, encoding = decode_bytes(data, path.name)
+        except BadArticle as exc:
+            raise _bad(path, exc.reason) from exc
+        if not text.strip():
+            raise _bad(path, "empty file")
+        meta = _Meta()
+        body = _front_matter(text, path, meta)
+        if not body.strip():
+            raise _bad(path, "no text after the front matter")
+        body = _metadata_lines(body, meta)
     cleaned, removed = clean_text(body, meta.title)
     if not cleaned:
         raise _bad(path, "nothing left after removing page furniture")
@@ -470,6 +475,20 @@ def parse_article(data: bytes, path: Path, corpus_dir: Path, *, salt: str = "") 
         encoding=encoding,
         removed=(*meta.removed, *removed),
     )
+
+
+def _html_body(data: bytes, path: Path) -> tuple[str, str, _Meta]:
+    """The article text of an HTML page and its metadata (title, canonical URL, date, site, language)."""
+    if data.startswith(_BINARY_MAGIC):
+        raise _bad(path, "binary file, not text")
+    try:
+        page = extract_page(data)
+    except BadArticle as exc:
+        raise _bad(path, exc.reason) from exc
+    except Exception as exc:  # a parser failure on a hostile page is a skipped file, not a crash
+        raise _bad(path, f"cannot read the HTML: {type(exc).__name__}") from exc
+    meta = _Meta(title=page.title, url=page.url, date=page.date, source=page.source, language=page.language)
+    return _tidy(page.text), "html", meta
 
 
 def _load_cached(
@@ -518,7 +537,7 @@ def load_corpus(
     if not corpus_dir.is_dir():
         raise ConfigError(
             f"corpus folder {corpus_dir} does not exist: set NEWSBOT_INDEX__CORPUS_DIR to the folder "
-            "of your .txt/.md articles"
+            "of your .txt/.md/.html articles"
         )
     version = json.dumps([_CACHE_FORMAT, CLEANER_VERSION, salt, max_file_bytes, follow_symlinks])
     cache = ArticleCache(cache_path, version)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 class IndexSettings(BaseModel):
     """Where the corpus and the index live and how articles become chunks."""
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md articles, read recursively.")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md/.html articles, read recursively.")
     data_dir: Path = Field(
         Path(".newsbot"), description="Where the index lives (Chroma files, lock, chat history)."
     )
@@ -85,3 +85,37 @@ class EmbeddingSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="API key for the embeddings server (backend=openai).")
     timeout: float = Field(60.0, gt=0, description="Seconds before an embeddings request times out.")
     threads: int | None = Field(None, ge=1, description="CPU threads for the bundled models (default: all).")
+
+
+class FetchSettings(BaseModel):
+    """How web pages and feeds are fetched (`newsbot add`, `newsbot feeds`, links sent to the bot)."""
+
+    timeout: float = Field(20.0, gt=0, le=600, description="Seconds before one web request times out.")
+    max_bytes: int = Field(
+        5_000_000, ge=10_000, description="Larger pages and feeds are refused (the download stops there)."
+    )
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per link.")
+    allow_private: bool = Field(
+        False,
+        description="Allow links to private, loopback and link-local addresses (off: a link can't reach the "
+        "machine's own services or the local network).",
+    )
+    respect_robots: bool = Field(True, description="Obey the site's robots.txt.")
+    user_agent: str = Field(
+        "newsbot/0.1 (a news question-answering bot; fetches the articles its admins add)",
+        description="User-Agent sent with every web request.",
+    )
+
+
+class FeedSettings(BaseModel):
+    """RSS/Atom feeds followed by `newsbot feeds` and, on a schedule, by the Telegram bot."""
+
+    urls: list[str] = Field(
+        default_factory=list, description='Feed URLs, a JSON list: ["https://example.com/rss.xml"].'
+    )
+    poll_minutes: float = Field(
+        0, ge=0, description="How often the Telegram bot polls the feeds, in minutes (0: never)."
+    )
+    max_items: int = Field(
+        30, ge=1, le=1000, description="Newest items of one feed looked at per poll."
+    )

@@ -28,14 +28,14 @@ from index.models import Article, Removal
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md"})
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
 _READ_CHUNK = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every .txt/.md entry under the folder, hidden files and folders (``.git``) left out.
+    """Every .txt/.md/.html entry under the folder, hidden files and folders (``.git``) left out.
 
     Folders are not entered through symbolic links; whether a file entry may be
     read is decided by ``read_article_bytes``.

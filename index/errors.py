@@ -74,3 +74,9 @@ class BadArticle(NewsbotError):
         super().__init__(message)
         self.reason = reason if reason is not None else message
         self.transient = transient
+
+
+class FetchError(NewsbotError):
+    """A web page or feed cannot be fetched or used: not http(s), a private address, robots.txt,
+    a timeout, an HTTP error, too big, no article in it. Reported per link; the other links go on,
+    and a feed that failed is tried again next time."""
