@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 from typer.testing import CliRunner
 
 from bot import cli
@@ -169,3 +172,33 @@ def test_telegram_without_a_token_fails_before_building_the_index(
     assert result.exit_code == 1
     assert "NEWSBOT_TELEGRAM__TOKEN" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    names = ("", *cli.LIBRARY_LOGGERS)
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    stamina.instrumentation.set_on_retry_hooks(None)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_library_log_lines_stay_off_the_terminal_at_the_default_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cli.configure_logging("WARNING")
+    logging.getLogger("stamina").warning("stamina.retry_scheduled")
+    logging.getLogger("httpx").warning("HTTP Request: POST https://api.telegram.org/bot123:ABC/getMe")
+    logging.getLogger("bot.qa").warning("our own warning")
+    assert [r.name for r in caplog.records] == ["bot.qa"]
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_debug_logging_still_keeps_the_token_bearing_http_log_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    cli.configure_logging("DEBUG")
+    logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot123:ABC/getMe")
+    logging.getLogger("stamina").warning("stamina.retry_scheduled")
+    logging.getLogger("bot.llm").debug("ours")
+    assert [r.name for r in caplog.records] == ["stamina", "bot.llm"]
