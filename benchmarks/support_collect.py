@@ -1,7 +1,7 @@
 """Collect answer statements with the evidence they cite, for labelling the support checker's benchmark.
 
 Run: .venv/bin/python benchmarks/support_collect.py QUESTIONS.jsonl [...] --out raw.jsonl
-     [--runs answer:0.1,strict:0.1,answer:0.8]
+     [--runs answer:0.1,answer:0.9,strict:0.3]
 
 For each question it runs the answering pipeline's pieces one by one (condense by rule → retrieve →
 select_evidence → number_evidence → prompt → generate), once per run: ``answer`` is the first attempt,
@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("questions", nargs="+")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--runs", default="answer:0.1,strict:0.1,answer:0.8")
+    parser.add_argument("--runs", default="answer:0.1,answer:0.9,strict:0.3")
     args = parser.parse_args()
 
     settings = Settings()  # type: ignore[call-arg]
@@ -73,8 +74,13 @@ def main() -> None:
                     {"q": question, "set": Path(path).stem, "question": standalone, "language": language,
                      "groups": groups, "sources": sources, "first": None}
                 )  # fmt: skip
-        for run, temperature in runs:
-            for item in prepared:
+        # Dev and held-out questions in turn, so both halves grow together; all runs of one question
+        # back to back, so the server's prompt cache reuses the evidence it has already read.
+        dev = [item for item in prepared if item["set"] == prepared[0]["set"]]
+        rest = [item for item in prepared if item["set"] != prepared[0]["set"]]
+        interleaved = [item for pair in zip_longest(dev, rest) for item in pair if item is not None]
+        for item in interleaved:
+            for run, temperature in runs:
                 groups, language = item["groups"], item["language"]
                 not_covered = pipeline.prompts.phrase("not_covered", language)
                 variables: dict[str, object] = {
