@@ -10,6 +10,11 @@ checks found in the first attempt or a generic one. Each statement sentence of e
 line: question id, set (the file's stem), language, run, statement, its markers and the cited evidence
 sentences verbatim (with each cited article's title and date). Uses NEWSBOT_* settings; the local model
 by default. Lines are appended as they come, so a long run can be labelled while it goes on.
+
+``--from-eval ANSWERS.jsonl`` instead reads the answers of a ``newsbot eval --json`` run of the local
+model on the same questions and corpus (mode ``local`` only, single-turn questions only) and recomputes
+the evidence each one was given (retrieval and evidence selection are deterministic), mapping the
+answer's renumbered markers back through its citations' article ids; those lines have run ``eval``.
 """
 
 from __future__ import annotations
@@ -43,10 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("questions", nargs="+")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--from-eval", nargs="*", help="eval --json outputs of the local model to import")
     parser.add_argument("--runs", default="answer:0.1,answer:0.9,strict:0.3")
     args = parser.parse_args()
 
     settings = Settings()  # type: ignore[call-arg]
+    if args.from_eval:
+        _from_eval(settings, args.questions, args.from_eval, args.out)
+        return
     runs = [(name, float(temperature)) for name, temperature in (r.split(":") for r in args.runs.split(","))]
     with Newsbot(settings) as bot, open(args.out, "a", encoding="utf-8") as out:
         pipeline = bot.pipeline()
@@ -130,6 +139,46 @@ def main() -> None:
                     }  # fmt: skip
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
                     out.flush()
+
+
+def _from_eval(settings: Settings, question_files: list[str], answer_files: list[str], out_path: str) -> None:
+    questions = {q.id: (q, Path(path).stem) for path in question_files for q in load_questions(Path(path))}
+    bot = Newsbot(settings)
+    pipeline = bot.pipeline() if settings.llm.provider == "extractive" else None
+    assert pipeline is not None, "run the import with NEWSBOT_LLM__PROVIDER=extractive"
+    with open(out_path, "a", encoding="utf-8") as out:
+        for path in answer_files:
+            for line in Path(path).read_text(encoding="utf-8").splitlines():
+                answer = json.loads(line)
+                question, stem = questions[answer["id"]]
+                if answer["mode"] != "local" or answer["refused"] or len(question.turns) > 1:
+                    continue
+                retrieval = pipeline.retriever.retrieve(question.turns[-1])
+                evidence = select_evidence(
+                    question.turns[-1],
+                    retrieval.passages,
+                    limit=pipeline.evidence_sentences,
+                    query_vector=retrieval.query_vector or None,
+                    embedder=pipeline.retriever.store.embedder,
+                )
+                groups, _sources = number_evidence(evidence)
+                by_article = {g.article_id: g for g in groups}
+                article_of = {c["marker"]: c["article_id"] for c in answer["citations"]}
+                for sentence in statement_sentences(answer["answer"]):
+                    cited = [
+                        by_article[article_of[m]]
+                        for m in dict.fromkeys(markers(sentence))
+                        if article_of.get(m) in by_article
+                    ]
+                    record = {
+                        "qid": question.id, "set": stem, "lang": answer["language"], "run": "eval",
+                        "question": question.turns[-1], "statement": sentence, "markers": markers(sentence),
+                        "evidence": [s for g in cited for s in g.sentences],
+                        "cited": [{"marker": g.marker, "title": g.title, "date": g.date,
+                                   "sentences": list(g.sentences)} for g in cited],
+                        "answer": answer["answer"],
+                    }  # fmt: skip
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
