@@ -194,20 +194,24 @@ def name_words(statement: str) -> list[str]:
 
 
 def _similar(a: str, b: str) -> bool:
-    """Two folded words that are one name spelled or inflected differently."""
+    """Two folded words that are one name spelled or inflected differently ("putin" / "putinim").
+
+    Inflection changes endings only: the words share a stem of 4+ letters (or the whole of a short
+    word) and neither goes on for more than 3 letters past it, so "vostok" is not "vostochnii".
+    Otherwise they must be near-identical as wholes (a spelling variant: "volodimir" / "vladimir").
+    """
     if a == b:
         return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
     shorter = min(len(a), len(b))
-    if shorter >= 3:
-        need = min(shorter, 5)
-        if a[:need] == b[:need] and (shorter >= 4 or len(a) == len(b)):
-            return True
-    if shorter >= 4:
-        # Inflected endings differ; compare the parts both words have.
-        cut = max(shorter, 5)
-        if SequenceMatcher(None, a[:cut], b[:cut]).ratio() >= 0.8:
-            return True
-    return False
+    stem_ok = common >= 4 or (common == shorter >= 3)
+    if stem_ok and len(a) - common <= 3 and len(b) - common <= 3:
+        return True
+    return shorter >= 4 and SequenceMatcher(None, a, b).ratio() >= 0.84
 
 
 @dataclass(frozen=True)
@@ -296,39 +300,31 @@ class SupportChecker:
 
     def check_many(self, statements: Sequence[tuple[str, Sequence[str]]]) -> list[Verdict]:
         """Verdicts for many statements, their sentences embedded in one call."""
-        lexical: list[Verdict | None] = []
-        for statement, evidence in statements:
-            lexical.append(self._lexical(statement, [e for e in evidence if e.strip()]))
+        lexical = [
+            self._lexical(statement, [e for e in evidence if e.strip()]) for statement, evidence in statements
+        ]
         similarities = self._similarities(statements, lexical)
         verdicts = []
-        for (statement, evidence), verdict, scores in zip(statements, lexical, similarities, strict=True):
-            kept = [i for i, e in enumerate(evidence) if e.strip()]
-            if verdict is not None and (not verdict.supported or scores is None):
-                verdicts.append(verdict)
-                continue
-            if scores is None:
-                verdicts.append(
-                    Verdict(True, "", kept[_overlap_best(statement, [evidence[i] for i in kept])])
-                )
+        for (_statement, evidence), verdict, scores in zip(statements, lexical, similarities, strict=True):
+            kept = [i for i, e in enumerate(evidence) if e.strip()]  # indexes back into ``evidence``
+            if not verdict.supported or scores is None:
+                best = None if verdict.best is None else kept[verdict.best]
+                verdicts.append(Verdict(verdict.supported, verdict.reason, best))
                 continue
             sentence_scores, joined = scores
-            best_local = max(range(len(sentence_scores)), key=lambda i: sentence_scores[i])
-            best_score = max(max(sentence_scores), joined)
+            best = max(range(len(sentence_scores)), key=lambda i: sentence_scores[i])
+            score = max(sentence_scores[best], joined)
             threshold = self.min_similarity or 0.0
-            if best_score >= threshold:
-                verdicts.append(Verdict(True, "", kept[best_local]))
+            if score >= threshold:
+                verdicts.append(Verdict(True, "", kept[best]))
             else:
                 verdicts.append(
-                    Verdict(
-                        False,
-                        f"meaning: best similarity {best_score:.2f} < {threshold:.2f}",
-                        kept[best_local],
-                    )
+                    Verdict(False, f"meaning: best similarity {score:.2f} < {threshold:.2f}", kept[best])
                 )
         return verdicts
 
-    def _lexical(self, statement: str, evidence: list[str]) -> Verdict | None:
-        """A failed verdict from the number or name check; a passing one when there's nothing else to do."""
+    def _lexical(self, statement: str, evidence: list[str]) -> Verdict:
+        """The verdict of the number and name checks; ``best`` by shared words (indexes ``evidence``)."""
         if not evidence:
             return Verdict(False, "no cited evidence", None)
         bare = strip_markers(statement)
@@ -350,7 +346,7 @@ class SupportChecker:
         return Verdict(True, "", best)
 
     def _similarities(
-        self, statements: Sequence[tuple[str, Sequence[str]]], lexical: Sequence[Verdict | None]
+        self, statements: Sequence[tuple[str, Sequence[str]]], lexical: Sequence[Verdict]
     ) -> list[tuple[list[float], float] | None]:
         """Per statement still in doubt: cosine with each cited sentence, and with them all joined."""
         result: list[tuple[list[float], float] | None] = [None] * len(statements)
@@ -359,7 +355,7 @@ class SupportChecker:
         texts: list[str] = []
         plan: list[tuple[int, int, int]] = []  # statement index, first text, count of texts
         for index, ((statement, evidence), verdict) in enumerate(zip(statements, lexical, strict=True)):
-            if verdict is not None and not verdict.supported:
+            if not verdict.supported:
                 continue
             kept = [e for e in evidence if e.strip()]
             joined = " ".join(kept)[:_JOINED_CHARS]

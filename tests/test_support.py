@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +126,30 @@ def test_the_default_threshold_is_calibrated_per_embedding_model() -> None:
     assert SupportChecker(HashEmbedder(name="someone/else")).min_similarity == FALLBACK_SIMILARITY
     assert SupportChecker(HashEmbedder(), min_similarity=0.7).min_similarity == 0.7
     assert SupportChecker().min_similarity is None
+
+
+LABELLED = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "statements_labelled.jsonl"
+
+
+def _labelled() -> list[dict[str, object]]:
+    return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _evidence(row: dict[str, object]) -> list[str]:
+    cited = row["cited"]
+    assert isinstance(cited, list)
+    return [text for group in cited for text in (group["title"], *group["sentences"])]
+
+
+def test_the_lexical_checks_reject_few_supported_statements_of_the_labelled_set(lexical: SupportChecker) -> None:
+    supported = [row for row in _labelled() if row["label"] == "supported"]
+    verdicts = lexical.check_many([(str(row["statement"]), _evidence(row)) for row in supported])
+    rejected = [(row["id"], v.reason) for row, v in zip(supported, verdicts, strict=True) if not v.supported]
+    assert len(rejected) <= 0.10 * len(supported), rejected
+
+
+def test_best_points_into_the_evidence_as_given_blank_entries_included(lexical: SupportChecker) -> None:
+    evidence = ["", "The storm destroyed many houses.", "  ", "The mayor said rebuilding would take a year."]
+    assert lexical.check("The mayor expects rebuilding to take a year [1].", evidence).best == 3
+    checker = SupportChecker(HashEmbedder(), min_similarity=0.1)
+    assert checker.check("The mayor expects rebuilding to take a year [1].", evidence).best == 3
