@@ -37,7 +37,8 @@ from index.config import EmbeddingSettings  # noqa: E402
 from index.embeddings import Embedder, make_embedder  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "statements_labelled.jsonl"
-HALVES = {"questions": "dev", "questions_heldout": "held-out"}
+PERTURBED = ROOT / "benchmarks" / "data" / "statements_perturbed.jsonl"
+HALVES = {"questions": "dev", "questions_heldout": "held-out", "perturbed": "pairs"}
 MAX_REJECTED = 0.10
 _SCORE = re.compile(r"best similarity (-?\d+\.\d+)")
 
@@ -120,7 +121,7 @@ def report(
     threshold: float | None,
     label: str,
 ) -> None:
-    halves = ["dev", "held-out"]
+    halves = list(dict.fromkeys(row["half"] for row in rows))
     print(f"\n== {label}")
     print(f"{'':28}" + "".join(f"{h + ' caught':>22}{h + ' rejected':>22}" for h in halves))
 
@@ -155,6 +156,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--perturbed", default=str(PERTURBED), help="hand-written pairs, reported apart")
     parser.add_argument(
         "--embedder", default="e5", help="e5, use, gguf (any EmbeddingSettings backend) or none"
     )
@@ -190,13 +192,31 @@ def main() -> None:
     if tuned is None:
         tuned = tune([rows[i] for i in dev], [kinds[i] for i in dev], [scores[i] for i in dev])
     report(rows, kinds, scores, tuned, f"with meaning, threshold {tuned:.2f} (tuned on the dev half only)")
+    perturbed = load(Path(args.perturbed)) if Path(args.perturbed).is_file() else []
+    if perturbed:
+        p_kinds = lexical_verdicts(perturbed)
+        p_scores = similarities(perturbed, embedder)
+        report(
+            perturbed,
+            p_kinds,
+            p_scores,
+            tuned,
+            f"hand-written pairs (not model output), threshold {tuned:.2f}",
+        )
+        if args.show:
+            _show(perturbed, p_kinds, p_scores, tuned)
     if args.show:
-        print("\nwrong verdicts at the tuned threshold:")
-        for i, row in enumerate(rows):
-            rejected = bool(kinds[i]) or (scores[i] is not None and scores[i] < tuned)  # type: ignore[operator]
-            if rejected != row["unsupported"]:
-                what = "missed" if row["unsupported"] else "rejected"
-                print(f"  {what} {row['id']} [{kinds[i] or scores[i]}] {row['statement']}  -- {row['why']}")
+        _show(rows, kinds, scores, tuned)
+
+
+def _show(rows: list[dict[str, Any]], kinds: list[str], scores: list[float | None], threshold: float) -> None:
+    print(f"\nwrong verdicts at threshold {threshold:.2f}:")
+    for i, row in enumerate(rows):
+        score = scores[i]
+        rejected = bool(kinds[i]) or (score is not None and score < threshold)
+        if rejected != row["unsupported"]:
+            what = "missed" if row["unsupported"] else "rejected"
+            print(f"  {what} {row['id']} [{kinds[i] or score}] {row['statement']}  -- {row['why']}")
 
 
 def _count(values: Any) -> dict[str, int]:

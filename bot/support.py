@@ -30,6 +30,7 @@ from bot.citations import strip_markers
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
 from index.keyword import fold
+from index.language import detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,25 @@ _TRANSLATED = frozenset(
     północna południowa wschód zachód daleki republika prezydent minister federacja
     """.split()
 )
+# Names that languages translate rather than transliterate (countries, capitals, seas, blocs), as groups
+# of folded stems: a statement's "Russland" is backed by the evidence's "РФ" or "России". A stem of
+# four letters or more also matches inside a compound ("північнокорейці").
+_TRANSLATED_NAMES: tuple[frozenset[str], ...] = tuple(
+    frozenset(_folded(stem) for stem in group.split())
+    for group in (
+        "russ rossi rosi rusi rosj rf rusk",
+        "kore core kndr dprk kndr nordkorea",
+        "pkhenian phenian piongiang pjongjang",
+        "ssha usa vereinigte etats estados stati amerik amerique",
+        "kita chin chine chiny",
+        "moskv moscow moskau moscou mosca moskw",
+        "zapad west occident ouest oeste occidente zachod",
+        "tikhookean pacific pazifik pacifique pacifico pacyfik",
+        "sovet soviet sowjet sovi",
+        "ukrain ucrain",
+        "iapon japan japon giappon japoni",
+    )
+)
 _SKELETON_CLASSES = str.maketrans(
     {"j": "c", "z": "c", "s": "c", "k": "k", "g": "k", "h": "", "q": "k", "x": "k", "c": "c",
      "b": "p", "p": "p", "d": "t", "t": "t", "v": "f", "w": "f", "f": "f"}
@@ -178,16 +198,20 @@ def name_words(statement: str) -> list[str]:
     """The words of ``statement`` that name something: capitalised words not at the start, acronyms,
     and words in a script other than the sentence's own (Latin in Cyrillic text, or the reverse)."""
     text = _clean(strip_markers(statement))
+    # German capitalises every noun: there only acronyms and foreign-script words say "name".
+    nouns_capitalised = detect_language(text, default="en") == "de"
     words = [(m.start(), m.group()) for m in _WORD.finditer(text)]
     scripts = [_script(w) for _, w in words]
     main = max(set(scripts), key=scripts.count) if scripts else _SCRIPT_OTHER
     found = []
     for index, (start, word) in enumerate(words):
-        before = text[:start].rstrip()
-        at_start = index == 0 or before.endswith((".", "!", "?", ":", "•", "-", "—", "–", "\n")) or not before
+        line_before = text[:start].split("\n")[-1].strip()
+        at_start = not line_before or line_before[-1] in ".!?:…" or line_before in ("-", "•", "—", "–", "*")
         acronym = len(word) >= 2 and word.isupper()
         foreign = scripts[index] != main and scripts[index] != _SCRIPT_OTHER
-        capitalised = word[0].isupper() and not at_start
+        # A capitalised first word is a name when the next one is capitalised too ("Sergei Shoigu said").
+        then_capital = index + 1 < len(words) and words[index + 1][1][0].isupper()
+        capitalised = word[0].isupper() and (not at_start or then_capital) and not nouns_capitalised
         if (acronym or foreign or capitalised) and word.lower() not in _NOT_NAMES:
             found.append(word)
     return found
@@ -239,6 +263,13 @@ class _EvidenceWords:
         f = _folded(word)
         if f in self.folded or any(_similar(f, other) for other in self.folded):
             return True
+        for group in _TRANSLATED_NAMES:
+            if any(f.startswith(stem) for stem in group) and any(
+                other.startswith(stem) or (len(stem) >= 4 and stem in other)
+                for stem in group
+                for other in self.folded
+            ):
+                return True
         skeleton = _skeleton(f)
         if not skeleton:
             return False

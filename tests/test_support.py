@@ -141,7 +141,9 @@ def _evidence(row: dict[str, object]) -> list[str]:
     return [text for group in cited for text in (group["title"], *group["sentences"])]
 
 
-def test_the_lexical_checks_reject_few_supported_statements_of_the_labelled_set(lexical: SupportChecker) -> None:
+def test_the_lexical_checks_reject_few_supported_statements_of_the_labelled_set(
+    lexical: SupportChecker,
+) -> None:
     supported = [row for row in _labelled() if row["label"] == "supported"]
     verdicts = lexical.check_many([(str(row["statement"]), _evidence(row)) for row in supported])
     rejected = [(row["id"], v.reason) for row, v in zip(supported, verdicts, strict=True) if not v.supported]
@@ -153,3 +155,20 @@ def test_best_points_into_the_evidence_as_given_blank_entries_included(lexical: 
     assert lexical.check("The mayor expects rebuilding to take a year [1].", evidence).best == 3
     checker = SupportChecker(HashEmbedder(), min_similarity=0.1)
     assert checker.check("The mayor expects rebuilding to take a year [1].", evidence).best == 3
+
+
+def test_hand_written_pairs_keep_their_good_half_and_lose_the_named_or_numbered_bad_half(
+    lexical: SupportChecker,
+) -> None:
+    rows = [
+        json.loads(line)
+        for line in LABELLED.with_name("statements_perturbed.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    verdicts = {
+        row["id"]: lexical.check(row["statement"], row["cited"][0]["sentences"])
+        for row in rows
+        if row["cited"]
+    }
+    assert all(verdicts[row["id"]].supported for row in rows if row["label"] == "supported")
+    caught = {key for key, verdict in verdicts.items() if not verdict.supported}
+    assert {"p-E5-en-u", "p-E7-en-u", "p-E9-en-u", "p-E9-uk-u"} <= caught
