@@ -8,6 +8,7 @@ are reported so the caller can retry or fall back to quoting the articles.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -78,7 +79,7 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "it": _wordset("il lo la gli le un una e è sono era di da in con per del della che si"),
     "pl": _wordset("i w z na do się jest są był była że to nie od po przez jego jej"),
 }
-_MAX_HEADING_WORDS = 30
+_MAX_LABEL_WORDS = 3
 
 
 def markers(text: str) -> list[int]:
@@ -220,19 +221,45 @@ def _tidy(text: str) -> str:
     return text.strip()
 
 
+@functools.cache
+def _lead_ins() -> frozenset[str]:
+    """Our own fixed phrases in every language (prompts/phrases), normalised: lead-ins we may write uncited."""
+    from bot.prompts import load_prompts
+
+    prompts = load_prompts()
+    return frozenset(
+        _normalized(text) for lang in prompts.languages() for text in prompts.phrases(lang).values()
+    )
+
+
+def is_label(line: str) -> bool:
+    """Whether a line ending with ':' only frames what follows, so it needs no citation.
+
+    One of our fixed lead-ins ("Here is what the articles say:"), or a short label: at most three
+    words, no figure, no name after the first word ("Sources differ:", "Детали:"). A line that says
+    something ("Kim secretly met Shoigu and signed a deal:") is a statement and needs its marker.
+    """
+    bare = strip_markers(line).strip().rstrip(":").strip()
+    # Our own phrases, one or several ("The model can't be reached. Here is what the articles say:").
+    if all(_normalized(sentence) in _lead_ins() for sentence in split_sentences(bare)):
+        return True
+    words = _WORD.findall(bare)
+    return (
+        len(words) <= _MAX_LABEL_WORDS
+        and not any(char.isdigit() for char in bare)
+        and not any(word[0].isupper() for word in words[1:])
+    )
+
+
 def _heading_spans(text: str) -> list[tuple[int, int]]:
-    """Lines that only frame what follows (they end with ':' and carry no marker): they need no citation."""
+    """Label lines (see ``is_label``) that end with ':' and carry no marker: they need no citation."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.split("\n"):
         start, end = pos, pos + len(line)
         pos = end + 1
         stripped = line.strip()
-        if (
-            stripped.endswith(":")
-            and not _MARKER_GROUP.search(stripped)
-            and len(_WORD.findall(stripped)) <= _MAX_HEADING_WORDS
-        ):
+        if stripped.endswith(":") and not _MARKER_GROUP.search(stripped) and is_label(stripped):
             spans.append((start, end))
     return spans
 
@@ -327,7 +354,7 @@ def statement_sentences(text: str) -> list[str]:
     for start, end in sentence_spans(text):
         sentence = text[start:end]
         bare = strip_markers(sentence).strip()
-        if not _has_letters(bare) or bare.endswith(":"):  # a heading, even with markers after it
+        if not _has_letters(bare) or (bare.endswith(":") and is_label(bare)):  # a label, even with markers
             continue
         if any(h_start <= start and end <= h_end for h_start, h_end in headings):
             continue
@@ -340,9 +367,9 @@ def check_answer(
 ) -> CitationCheck:
     """Remove markers that point at no source, then report uncited sentences, wrong language, emptiness.
 
-    Sentences equal to one of the ``not_covered`` phrases, lines ending with ':'
-    (headings such as "Here is what the articles say:") and pieces without
-    letters need no marker.
+    Sentences equal to one of the ``not_covered`` phrases, label lines ending with ':'
+    (our fixed lead-ins such as "Here is what the articles say:", or at most three words
+    without names or figures, see ``is_label``) and pieces without letters need no marker.
     """
     fixed, dangling = _rewrite_markers(text, {n: n for n in range(1, n_sources + 1)})
     fixed = _tidy(fixed)

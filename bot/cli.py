@@ -77,12 +77,29 @@ def _settings(**overrides: Any) -> Settings:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 raise NewsbotError(f"bad option --{first['loc'][0]}: {first['msg']}") from exc
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
+    return settings
+
+
+LIBRARY_LOGGERS = ("httpx", "httpcore", "bm25s", "chromadb", "stamina", "llama_index", "xllamacpp", "urllib3")
+"""Loggers of libraries: quiet at the default level, never below WARNING (httpx URLs carry the bot token)."""
+
+
+def configure_logging(level: str) -> None:
+    """Our log lines at ``level``; libraries' only from ERROR at the default level, from WARNING below it.
+
+    A retry of an LLM request is logged by ``bot.llm`` at INFO (stamina's own hook would say WARNING).
+    """
+    from bot.llm import route_retry_logs
+
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level.upper())  # basicConfig leaves a configured root alone
     import bm25s  # noqa: F401  (it sets its own logger to DEBUG when imported: import first, then quiet it)
 
-    for noisy in ("httpx", "bm25s", "chromadb"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    return settings
+    root = logging.getLogger().level
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR if root >= logging.WARNING else logging.WARNING)
+    route_retry_logs()
 
 
 @contextmanager

@@ -57,6 +57,18 @@ def _backoff(exc: Exception) -> bool | float:
     return True
 
 
+def log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """stamina hook: one INFO line per scheduled retry, through our logger (stamina's own says WARNING)."""
+    cause = details.caused_by
+    reason = cause.final if isinstance(cause, _Retryable) else f"{type(cause).__name__}: {cause}"
+    logger.info("LLM request failed (%s); retry %d in %.1f s", reason, details.retry_num, details.wait_for)
+
+
+def route_retry_logs() -> None:
+    """Log retries with ``log_retry`` instead of stamina's default hook; the entry points call it once."""
+    stamina.instrumentation.set_on_retry_hooks([log_retry])
+
+
 class ChatClient:
     """Chat completions, whole or streamed, against one server and one model."""
 

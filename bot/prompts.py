@@ -35,6 +35,28 @@ def _unmarked(text: object) -> str:
     return _MARKER_RUN.sub("", str(text)).strip()
 
 
+# Citation markers in any bracket style ("[1]", "[1, 2]", "［3］", "【2】"; not "(45)", an age) and the labels that structure
+# our prompts ("Question:", "Evidence:", "Answer in …", the article delimiters).
+_FOREIGN_MARKER = re.compile(r"\s*[\[［【]\s*\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\s*[\]］】]")
+_PROMPT_LABEL = re.compile(
+    r"\b(question|evidence|answer|rules?|system|user|assistant|article|instructions?)(\s*)(:)", re.IGNORECASE
+)
+_DELIMITER = re.compile(r"</?\s*article\b[^>]*>|<{2,}|>{2,}|-{3,}|={3,}|#{2,}|`{3,}")
+
+
+def inert(text: object) -> str:
+    """Text from an article or a user made safe to quote in a prompt: data, never structure.
+
+    One line (newlines would let it start a forged ``Question:`` or evidence line); no citation
+    markers (an article saying "… on the Moon [1][2][3]." would hand its claim to other articles'
+    numbers); prompt labels defused ("Question:" → "Question -") and delimiter runs removed.
+    """
+    line = " ".join(str(text).split())
+    line = _FOREIGN_MARKER.sub("", line)
+    line = _PROMPT_LABEL.sub(r"\1 -", line)
+    return " ".join(_DELIMITER.sub(" ", line).split())
+
+
 class PromptError(ValueError):
     """A template was rendered without one of its variables, or with a name that does not exist."""
 
@@ -60,6 +82,7 @@ class Prompts:
             keep_trailing_newline=False,
         )
         self._env.filters["unmarked"] = _unmarked
+        self._env.filters["inert"] = inert
 
     def template_names(self) -> set[str]:
         """Names of every template (file names without ``.j2``)."""

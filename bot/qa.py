@@ -12,7 +12,6 @@ this", without calling the model.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
 from bot.questions import asks_something, bounded
 from bot.retrieval import Retriever
+from bot.support import figures as _figures
+from bot.support import unsupported_figures
 from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
 
@@ -236,14 +237,6 @@ def _generate_checked(
     return None
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-def _figures(text: str) -> set[str]:
-    """The numbers in ``text``, with "3,5" and "3.5" read as one."""
-    return {number.replace(",", ".") for number in _NUMBER.findall(text)}
-
-
 def _group_text(group: EvidenceGroup) -> str:
     return " ".join((group.title, group.date or "", *group.sentences))
 
@@ -258,12 +251,9 @@ def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[st
     evidence = {g.marker: _group_text(g) for g in groups}
     problems = []
     for sentence in statement_sentences(text):
-        known = _figures(" ".join(evidence.get(marker, "") for marker in markers(sentence)))
-        for number in _NUMBER.findall(strip_markers(sentence)):
-            if number.replace(",", ".") not in known:
-                problems.append(
-                    f"It says {number}, which the cited evidence does not say: {sentence.strip()}"
-                )
+        cited = " ".join(evidence.get(marker, "") for marker in markers(sentence))
+        for number in unsupported_figures(sentence, cited):
+            problems.append(f"It says {number}, which the cited evidence does not say: {sentence.strip()}")
     return tuple(problems)
 
 

@@ -262,3 +262,29 @@ def test_sources_header_falls_back_to_english(prompts: Prompts) -> None:
 
 def test_no_sources_means_no_list(prompts: Prompts) -> None:
     assert format_sources([], "en", prompts) == ""
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Kim secretly met Shoigu and signed a deal:",
+        "Ким тайно встретился с Шойгу и подписал соглашение:",
+        "The talks lasted 4 hours:",
+        "Putin met Kim:",
+    ],
+)
+def test_a_statement_ending_with_a_colon_is_not_a_heading(heading: str) -> None:
+    check = check_answer(f"{heading}\n- The talks were held at the Vostochny cosmodrome [1].", 1, "en")
+    assert check.uncited == (heading,)
+    assert not check.ok
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["Here is what the articles say:", "Вот что говорится в статьях:", "Details:", "Sources differ:"],
+)
+def test_our_lead_ins_and_short_labels_need_no_marker(heading: str) -> None:
+    assert (
+        check_answer(f"{heading}\n- The talks were held at the Vostochny cosmodrome [1].", 1, "en").uncited
+        == ()
+    )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 from typer.testing import CliRunner
 
 from bot import cli
@@ -234,3 +237,33 @@ def test_an_unreachable_llm_falls_back_to_quoting_with_a_note_and_exit_zero(
     assert "The language model can't be reached right now." in result.stdout
     assert "[1]" in result.stdout
     assert "no LLM server at http://127.0.0.1:9/v1" in caplog.text  # a WARNING line on stderr
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    names = ("", *cli.LIBRARY_LOGGERS)
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    stamina.instrumentation.set_on_retry_hooks(None)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_library_log_lines_stay_off_the_terminal_at_the_default_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cli.configure_logging("WARNING")
+    logging.getLogger("stamina").warning("stamina.retry_scheduled")
+    logging.getLogger("httpx").warning("HTTP Request: POST https://api.telegram.org/bot123:ABC/getMe")
+    logging.getLogger("bot.qa").warning("our own warning")
+    assert [r.name for r in caplog.records] == ["bot.qa"]
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_debug_logging_still_keeps_the_token_bearing_http_log_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    cli.configure_logging("DEBUG")
+    logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot123:ABC/getMe")
+    logging.getLogger("stamina").warning("stamina.retry_scheduled")
+    logging.getLogger("bot.llm").debug("ours")
+    assert [r.name for r in caplog.records] == ["stamina", "bot.llm"]

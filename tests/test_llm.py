@@ -14,7 +14,7 @@ import stamina
 from pydantic import SecretStr
 
 from bot.config import LLMSettings
-from bot.llm import ChatClient, make_chat_client
+from bot.llm import ChatClient, make_chat_client, route_retry_logs
 from index.errors import ConfigError, LLMBadResponse, LLMUnavailable
 
 BASE = "http://llm.test/v1"
@@ -439,3 +439,19 @@ def test_a_long_retry_after_is_not_waited_for(server: respx.MockRouter) -> None:
             client.complete(MESSAGES)
     assert time.monotonic() - started < 1
     assert route.call_count == 1
+
+
+def test_a_retry_is_logged_by_us_at_info_not_by_stamina_at_warning(
+    client: ChatClient, server: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.post("/chat/completions").mock(side_effect=[httpx.Response(503), completion()])
+    route_retry_logs()
+    try:
+        with caplog.at_level(logging.INFO):
+            client.complete(MESSAGES)
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(None)
+
+    retries = [(r.name, r.levelname) for r in caplog.records if "retry" in r.getMessage()]
+    assert retries == [("bot.llm", "INFO")]
+    assert "503" in caplog.text and "retry 1 in" in caplog.text
