@@ -825,3 +825,17 @@ def test_token_rejected_by_telegram_is_a_config_error(tmp_path: Path) -> None:
         )
         with pytest.raises(ConfigError, match="rejected the bot token"):
             run_bot(make_settings(tmp_path), FakeBackend())
+
+
+async def test_the_first_text_is_shown_at_once_not_after_the_stream_interval(
+    make_app: Builder, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.tokens = ["Here is what the articles say:\n• “Kim will meet Putin.” [1]"]
+    backend.gate = threading.Event()
+    application = make_app(stream_interval=30.0)
+    async with application:
+        task = asyncio.create_task(feed(application, message_update("What about Kim?")))
+        await eventually(lambda: api.send.called, timeout=3.0)
+        assert "Kim will meet Putin" in params(api.send.calls.last.request)["text"]
+        backend.gate.set()
+        await task
