@@ -286,7 +286,7 @@ async def test_answer_is_escaped_html_with_bold_markers_and_linked_sources(
 async def test_streamed_answer_shows_plain_preview_then_final_html_edit(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
-    backend.tokens = ["Kim will ", "meet <Putin> [1]"]
+    backend.tokens = ["Kim will meet <Putin> [1]"]  # the first text is shown as soon as it arrives
     backend.gate = threading.Event()
     task = asyncio.create_task(feed(app, message_update("What about Kim?")))
 
