@@ -201,3 +201,36 @@ def test_the_schema_names_only_the_evidence_numbers_and_zero() -> None:
     item = schema["properties"]["answer"]["items"]
     assert item["properties"]["evidence"]["enum"] == [0, 1, 2, 3, 4]
     assert schema["properties"]["answer"]["minItems"] == 1
+
+
+def test_free_text_answers_get_the_same_support_check_sentence_by_sentence(retriever: Retriever) -> None:
+    from tests.fakes import QueueGenerator
+
+    generator = QueueGenerator(
+        "He was accompanied by the mayor Alexander Zhornik [1]. He was accompanied by the mayor Alexander "
+        "Zhornik [1]. The plant builds Tupolev bombers [1]. [1][2]"
+    )
+    pipeline = _pipeline(retriever, generator, composition="cited", mode="llm")  # type: ignore[arg-type]
+    shown: list[str] = []
+    result = answer(QUESTION, [], pipeline, on_token=shown.append)
+    assert result.mode == "llm"
+    assert result.text.count("accompanied by the mayor Alexander Zhornik") == 1
+    assert "Tupolev" not in result.text
+    assert "][" not in result.text and not result.text.rstrip().endswith("[2]")
+    assert generator.schemas == [None], "free text: no schema is asked for"
+    assert "".join(shown) == result.text, "shown once checked, whole"
+
+
+@pytest.mark.parametrize(
+    ("provider", "composition", "expected"),
+    [("local", "auto", "restate"), ("openai", "auto", "cited"), ("openai", "restate", "restate")],
+)
+def test_the_service_picks_the_composition_and_shares_its_embedder_with_the_checker(
+    settings: Settings, embedder: HashEmbedder, provider: str, composition: str, expected: str
+) -> None:
+    from bot.service import Newsbot
+
+    settings.llm = settings.llm.model_copy(update={"provider": provider, "composition": composition})
+    bot = Newsbot(settings, embedder=embedder)
+    assert bot.composition == expected
+    assert bot.support.embedder is embedder
