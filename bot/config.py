@@ -63,6 +63,15 @@ class RetrievalSettings(BaseModel):
         le=100_000,
         description="Longer questions are cut to this many characters before retrieval and the prompt.",
     )
+    min_answer_score: float = Field(
+        0.5,
+        ge=0.0,
+        description=(
+            "An evidence sentence scoring under this (rank, word overlap, answer type, similarity) is not "
+            "quoted as an answer; when none reaches it and the model says nothing that holds up, the "
+            "reply is that the articles don't cover the question."
+        ),
+    )
     exact_search_limit: int = Field(
         100_000,
         ge=0,
@@ -102,6 +111,21 @@ class LLMSettings(BaseModel):
         "(default: yes for openai, no for local, whose small model refuses answerable questions). A retry after "
         "an empty answer, or one stating a figure no evidence holds, is always offered it; the relevance "
         "threshold still applies.",
+    )
+    composition: Literal["auto", "restate", "cited"] = Field(
+        "auto",
+        description=(
+            "How the model answers. restate: it picks the evidence sentences that answer and restates "
+            "each (JSON held to a schema; markers come from the evidence); cited: free text with [n] "
+            "markers. auto: restate for local, cited for openai."
+        ),
+    )
+    repeat_penalty: float = Field(
+        1.1, ge=1.0, le=2.0, description="llama.cpp's penalty on repeated tokens (provider=local only)."
+    )
+    quote_first: bool = Field(
+        True,
+        description="Show the best answering quote as soon as the evidence is known, before the model's answer.",
     )
     timeout: float = Field(120.0, gt=0, description="Seconds before one LLM request times out.")
     retries: int = Field(

@@ -8,8 +8,9 @@ session; the last is the one scored.
 from __future__ import annotations
 
 import json
+import re
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,37 @@ from typing import Any
 from bot.citations import answer_language, markers, statement_sentences, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
+from index.keyword import fold
+
+_MARKER_RUN = re.compile(
+    r"\]\s*[.!?…]+[ \t]*(?:\[\d+\][ \t]*)+(?:\n|$)|^[ \t]*(?:\[\d+\][ \t]*)+$", re.MULTILINE
+)
+"""Markers left with no words of their own: after a cited sentence's full stop ("… [1]. [1][2]"), or a line of them."""
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def holds_fact(text: str, fact: Sequence[str], *, folded: bool = False) -> bool:
+    """Whether ``text`` holds one spelling of ``fact``; ``folded`` also matches across scripts (Восточный/Vostochny)."""
+    lowered = text.lower()
+    if any(spelling.lower() in lowered for spelling in fact):
+        return True
+    return folded and any(fold(spelling) in fold(text) for spelling in fact)
+
+
+def repeated_sentences(text: str) -> int:
+    """Statement sentences that say again, word for word, what an earlier one said."""
+    seen: set[str] = set()
+    repeats = 0
+    for sentence in statement_sentences(text):
+        key = " ".join(_WORDS.findall(strip_markers(sentence).lower()))
+        repeats += key in seen
+        seen.add(key)
+    return repeats
+
+
+def marker_runs(text: str) -> int:
+    """Bare runs of markers: "[1][2]" with nothing between, or markers left after the final full stop."""
+    return len(_MARKER_RUN.findall(text))
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,14 @@ class Scores:
     facts_found: int = 0
     latencies: list[float] = field(default_factory=list)
     first_tokens: list[float] = field(default_factory=list)
+    first_useful: list[float] = field(default_factory=list)
+    answerable: int = 0
+    evidence_at_1: int = 0
+    evidence_at_3: int = 0
+    repeated: int = 0
+    runs: int = 0
+    answered: int = 0
+    fallbacks: int = 0
     modes: dict[str, int] = field(default_factory=dict)
     by_language: dict[str, list[int]] = field(default_factory=dict)
 
@@ -108,11 +148,26 @@ class Scores:
         self.latencies.append(result.latency_ms)
         if result.first_token_ms is not None:
             self.first_tokens.append(result.first_token_ms)
+        if result.first_useful_ms is not None:
+            self.first_useful.append(result.first_useful_ms)
+        self.repeated += repeated_sentences(result.text)
+        self.runs += marker_runs(result.text)
+        if not result.refused:
+            self.answered += 1
+            self.fallbacks += result.mode == "extractive" or result.note is not None
         self.modes[result.mode] = self.modes.get(result.mode, 0) + 1
         gold = set(question.articles)
         if question.answerable:
             rank = next((i for i, a in enumerate(result.retrieved) if a in gold), None)
             self.ranks.append(rank)
+            self.answerable += 1
+            # The quotes are verbatim, often in another script than the gold spellings: folded too.
+            self.evidence_at_1 += any(
+                holds_fact(q, f, folded=True) for q in result.quotes[:1] for f in question.facts
+            )
+            self.evidence_at_3 += any(
+                holds_fact(q, f, folded=True) for q in result.quotes[:3] for f in question.facts
+            )
             for fact in question.facts:
                 self.facts += 1
                 lowered = result.text.lower()
@@ -155,9 +210,17 @@ class Scores:
             "language_match": share(self.language_ok, self.language_checked),
             "refusal_accuracy": share(self.refusals_right, self.questions),
             "fact_recall": share(self.facts_found, self.facts),
+            "evidence_recall@1": share(self.evidence_at_1, self.answerable),
+            "evidence_recall@3": share(self.evidence_at_3, self.answerable),
+            "repeated_sentences": self.repeated,
+            "marker_runs": self.runs,
+            "fallback_share": share(self.fallbacks, self.answered),
             "latency_p50_ms": round(statistics.median(self.latencies), 1) if self.latencies else None,
             "first_token_p50_ms": round(statistics.median(self.first_tokens), 1)
             if self.first_tokens
+            else None,
+            "first_useful_p50_ms": round(statistics.median(self.first_useful), 1)
+            if self.first_useful
             else None,
             "modes": self.modes,
             "per_language": {

@@ -94,6 +94,8 @@ class Evidence:
     article_id: str
     passage: Passage
     score: float
+    answers: bool = True
+    """Whether it holds the kind of thing asked for (a figure for "how many", a name for "who")."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,20 @@ def _answer_kind(question: str) -> str | None:
     return None
 
 
+_NUMBER_WORDS = _wordset("""
+    one two three four five six seven eight nine ten eleven twelve twice once dozen hundred thousand
+    один одна два две три четыре пять шесть семь восемь девять десять дважды трижды сотни тысячи
+    одна дві три чотири п'ять шість сім вісім дев'ять десять двічі тричі
+    един една два две три четири пет шест седем осем девет десет
+    eins zwei drei vier fünf sechs sieben acht neun zehn zweimal
+    un deux trois quatre cinq six sept huit neuf dix
+""")
+
+
+def _has_figure(words: Sequence[str]) -> bool:
+    return any(w[0].isdigit() or w.lower() in _NUMBER_WORDS for w in words)
+
+
 def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> float:
     """Whether the sentence holds what is asked for: new names for who/where, digits for when/how many."""
     if kind is None:
@@ -195,7 +211,7 @@ def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> flo
         return min(len(names), 3) / 3
     has_digits = any(w[0].isdigit() for w in words)
     if kind == "number":
-        return 1.0 if has_digits else 0.0
+        return 1.0 if _has_figure(words) else 0.0
     return 1.0 if has_digits or _MONTHS.search(sentence) else 0.0
 
 
@@ -318,13 +334,16 @@ def select_evidence(
     limit: int,
     query_vector: Sequence[float] | None = None,
     embedder: Embedder | None = None,
+    min_answer_score: float = 0.0,
 ) -> list[Evidence]:
     """The ``limit`` sentences that best answer ``question``, grouped by article in ranking order.
 
     Passages come best-first. A sentence scores by its passage's rank and score,
     its word overlap with the question (inflection-tolerant), and, given an
     embedder and the question's vector, its cosine with the question (the only
-    signal when question and article are in different languages).
+    signal when question and article are in different languages). A sentence
+    scoring under ``min_answer_score``, or without the kind of thing asked for,
+    is marked as not answering.
     """
     candidates = _candidates(passages)
     if not candidates or limit <= 0:
@@ -341,7 +360,30 @@ def select_evidence(
         if best_of_top is not None:
             chosen[-1] = best_of_top
     chosen.sort(key=lambda c: (c.article_rank, c.passage.start, c.passage_rank, c.position))
-    return [Evidence(c.sentence, c.passage.article_id, c.passage, round(c.score, 4)) for c in chosen]
+    kind = _answer_kind(question)
+    return [
+        Evidence(
+            c.sentence,
+            c.passage.article_id,
+            c.passage,
+            round(c.score, 4),
+            # The kind of answer asked for (a name for who/where, a figure for when/how many) must be
+            # there; any sentence may answer a "what" or "why".
+            answers=c.score >= min_answer_score and (kind is None or c.bonus > 0),
+        )
+        for c in chosen
+    ]
+
+
+def holds_answer_kind(question: str, statement: str) -> bool:
+    """Whether ``statement`` holds the kind of thing ``question`` asks for (any statement, if no kind)."""
+    kind = _answer_kind(question)
+    return kind is None or _kind_bonus(kind, statement, _question_terms(question)) > 0
+
+
+def ranked_quotes(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence that may answer, best first (the quotes shown before, or instead of, a model's answer)."""
+    return sorted((item for item in evidence if item.answers), key=lambda item: -item.score)
 
 
 def number_evidence(evidence: Sequence[Evidence]) -> tuple[tuple[EvidenceGroup, ...], tuple[Source, ...]]:
@@ -378,7 +420,7 @@ def extractive_answer(
     line before the intro. Sentences scoring under ``min_relative`` of the best are left out.
     """
     chosen = list(evidence) if evidence is not None else select_evidence(question, passages, limit=limit)
-    chosen = sorted(chosen, key=lambda item: -item.score)[:limit]  # stable: ties keep their order
+    chosen = ranked_quotes(chosen)[:limit]  # stable: ties keep their order
     if chosen:
         chosen = [item for item in chosen if item.score >= min_relative * chosen[0].score]
     if not chosen:

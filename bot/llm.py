@@ -83,8 +83,12 @@ class ChatClient:
         max_tokens: int = 320,
         temperature: float = 0.1,
         http_client: httpx.Client | None = None,
+        llama_cpp: bool = False,
+        repeat_penalty: float = 1.1,
     ) -> None:
         self.model = model
+        self.llama_cpp = llama_cpp
+        """The server is llama.cpp's (the bundled model): its own sampling fields may be sent."""
         self.base_url = base_url.rstrip("/")
         self._url = f"{self.base_url}/chat/completions"
         self._api_key = api_key
@@ -92,6 +96,7 @@ class ChatClient:
         self._attempts = 1 + retries
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._repeat_penalty = repeat_penalty
         self._owns_http = http_client is None
         # A loopback server (the bundled model, Ollama) must not be reached through an HTTP(S)_PROXY.
         local = urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
@@ -99,10 +104,15 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> str:
-        """The assistant's whole reply."""
-        body = self._body(messages, max_tokens, temperature, stream=False)
+        """The assistant's whole reply; with ``schema``, JSON the server is asked to hold to it."""
+        body = self._body(messages, max_tokens, temperature, stream=False, schema=schema)
         try:
             for attempt in self._retrying():
                 with attempt, self._translated():
@@ -129,10 +139,15 @@ class ChatClient:
             yield part
 
     def stream(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Iterator[str]:
         """The reply as text deltas; retried only while nothing has been yielded yet."""
-        body = self._body(messages, max_tokens, temperature, stream=True)
+        body = self._body(messages, max_tokens, temperature, stream=True, schema=schema)
         started = False
         try:
             for attempt in self._retrying():
@@ -170,15 +185,32 @@ class ChatClient:
             self._http.close()
 
     def _body(
-        self, messages: Sequence[Message], max_tokens: int | None, temperature: float | None, *, stream: bool
+        self,
+        messages: Sequence[Message],
+        max_tokens: int | None,
+        temperature: float | None,
+        *,
+        stream: bool,
+        schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in messages],
             "max_tokens": self._max_tokens if max_tokens is None else max_tokens,
             "temperature": self._temperature if temperature is None else temperature,
             "stream": stream,
         }
+        if schema is not None:
+            # OpenAI's structured-output shape; llama.cpp's server reads the same one and turns the
+            # schema into a grammar (it ignores a schema put where it doesn't look: see README).
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            }
+        if self.llama_cpp:
+            # llama.cpp's own sampler: a mild penalty on repeats stops the small model's loops.
+            body["repeat_penalty"] = self._repeat_penalty
+        return body
 
     def _retrying(self) -> Any:
         # Bounded by attempts, not by a wall-clock budget: one attempt may legitimately take `timeout` s.
@@ -329,6 +361,7 @@ def make_chat_client(
     base_url: str | None = None,
     model: str | None = None,
     http_client: httpx.Client | None = None,
+    llama_cpp: bool = False,
 ) -> ChatClient:
     """A client for ``settings``; the local server passes its own ``base_url`` and ``model``."""
     url = base_url or settings.base_url
@@ -348,4 +381,6 @@ def make_chat_client(
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         http_client=http_client,
+        llama_cpp=llama_cpp,
+        repeat_penalty=settings.repeat_penalty,
     )

@@ -53,6 +53,10 @@ class Answer:
     latency_ms: float = 0.0
     first_token_ms: float | None = None
     """When the model's first token arrived (streamed answers only)."""
+    first_useful_ms: float | None = None
+    """When the first text the user keeps was shown (a quote, or the first verified sentence)."""
+    quotes: tuple[str, ...] = ()
+    """The evidence sentences that may answer, best first, verbatim (what quotes are drawn from)."""
 
 
 @dataclass(frozen=True)

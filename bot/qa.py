@@ -15,21 +15,40 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.citations import check_answer, markers, renumber, sentence_spans, statement_sentences, strip_markers
+from bot.citations import (
+    answer_language,
+    check_answer,
+    markers,
+    statement_sentences,
+    strip_markers,
+)
 from bot.conversation import rule_condense
-from bot.extractive import EvidenceGroup, extractive_answer, number_evidence, select_evidence
+from bot.extractive import (
+    Evidence,
+    EvidenceGroup,
+    extractive_answer,
+    holds_answer_kind,
+    number_evidence,
+    ranked_quotes,
+    select_evidence,
+)
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
 from bot.questions import asks_something, bounded
+from bot.reply import ReplyWriter, restates_question
+from bot.restatement import ItemReader, Restatement, answer_schema, number_sentences
 from bot.retrieval import Retriever
+from bot.support import SupportChecker, Verdict, unsupported_figures
 from bot.support import figures as _figures
-from bot.support import unsupported_figures
 from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
 
 logger = logging.getLogger(__name__)
+
+SECOND_QUOTE_SHARE = 0.8
+"""A second quote (from another article) is shown at once when it scores this share of the best."""
 
 Message = dict[str, str]
 
@@ -38,11 +57,21 @@ class Generator(Protocol):
     """What the pipeline needs of a chat model (``bot.llm.ChatClient`` is one)."""
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> str: ...
 
     def stream(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Iterator[str]: ...
 
 
@@ -59,6 +88,14 @@ class Pipeline:
     condense_with_llm: bool = True
     max_question_chars: int = 1000
     """Longer questions are cut before language detection, retrieval and the prompt."""
+    support: SupportChecker | None = None
+    """Checks each sentence of the model's answer against the evidence it cites."""
+    composition: str = "cited"
+    """restate: the model picks evidence sentences and restates them (JSON); cited: free text with [n]."""
+    quote_first: bool = True
+    """Show the best answering quote as soon as the evidence is known."""
+    min_answer_score: float = 0.0
+    """Evidence scoring under this is not quoted as an answer (see ``select_evidence``)."""
     allow_refusal: bool = True
     """Offer the model the "not covered" reply on its first attempt; off for small local models, which
     take it too eagerly. A retry after an empty answer, or one stating a figure no evidence holds, is
@@ -86,7 +123,14 @@ def answer(
     first_token: list[float] = []
 
     def done(
-        text: str, sources: Sequence[Source], mode: str, *, refused: bool = False, note: str | None = None
+        text: str,
+        sources: Sequence[Source],
+        mode: str,
+        *,
+        refused: bool = False,
+        note: str | None = None,
+        quotes: tuple[str, ...] = (),
+        first_useful: float | None = None,
     ) -> Answer:
         return Answer(
             text=text,
@@ -99,6 +143,8 @@ def answer(
             note=note,
             latency_ms=(time.perf_counter() - started) * 1000,
             first_token_ms=(first_token[0] - started) * 1000 if first_token else None,
+            first_useful_ms=(first_useful - started) * 1000 if first_useful is not None else None,
+            quotes=quotes,
         )
 
     if not retrieval.relevant:
@@ -110,41 +156,206 @@ def answer(
         limit=pipeline.evidence_sentences,
         query_vector=retrieval.query_vector or None,
         embedder=pipeline.retriever.store.embedder,
+        min_answer_score=pipeline.min_answer_score,
     )
+    quotes = ranked_quotes(evidence)
+    quoted = tuple(item.sentence for item in quotes)
     if pipeline.generator is None:
         text, sources = extractive_answer(
             standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence
         )
-        return done(text, sources, "extractive")
+        if not sources:
+            return done(text, (), "extractive", refused=True, quotes=quoted)
+        return done(text, sources, "extractive", quotes=quoted, first_useful=time.perf_counter())
 
     groups, sources = number_evidence(evidence)
+    source_of = {source.article_id: source for source in sources}
+    # Without a sentence that may answer, nothing is shown until the model has said something that holds.
+    # A free-text model may still answer "not covered" or fail its retry: it decides before anything is
+    # shown (a refusal must not follow a quote already on screen). The small model's checked
+    # restatements follow the quotes, which are shown at once.
+    hold = not quotes or pipeline.composition == "cited"
+    writer = ReplyWriter(pipeline.prompts, language, on_token, started=started, hold=hold)
+    if quotes and pipeline.quote_first:
+        writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
     note_key = "fallback_note"
+    held: list[str] | None
     try:
-        generated = _generate_checked(
-            pipeline,
-            standalone,
-            language,
-            groups,
-            sources,
-            not_covered,
-            on_token=on_token,
-            first_token=first_token,
-        )
+        if pipeline.composition == "restate":
+            held = _restated(pipeline, standalone, language, groups, sources, writer, quoted, first_token)
+        else:
+            held = _cited(
+                pipeline, standalone, language, groups, sources, not_covered, writer, quoted, first_token
+            )
+    except _Refused:
+        return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
     except (LLMUnavailable, LLMBadResponse) as exc:
         logger.warning("LLM failed, answering extractively: %s", exc)
-        generated = None
         note_key = "llm_unavailable_note"
-    if generated is not None:
-        text, refused = generated
-        if refused:
-            return done(not_covered, (), pipeline.mode, refused=True)
-        text, cited = renumber(text, sources)
-        return done(text, cited, pipeline.mode)
+        held = None
+    if held is None and writer.shown:
+        # The quotes already shown stay; the note says why nothing follows them.
+        writer.note(pipeline.prompts.phrase(note_key, language))
+        writer.release()
+        return done(
+            writer.text,
+            writer.sources,
+            "extractive",
+            note=pipeline.prompts.phrase(note_key, language),
+            quotes=quoted,
+            first_useful=writer.first_useful,
+        )
+    if held is None:
+        text, cited = extractive_answer(
+            standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence, note_key=note_key
+        )
+        if not cited:
+            return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+        return done(
+            text, cited, "extractive", note=pipeline.prompts.phrase(note_key, language), quotes=quoted
+        )
+    if not quotes and not any(holds_answer_kind(standalone, statement) for statement in held):
+        return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+    if writer.empty and quotes:  # quote_first off, and nothing of the model's held up
+        writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
+    if writer.empty:
+        return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+    writer.release()
+    mode = pipeline.mode if writer.statements else "extractive"
+    return done(writer.text, writer.sources, mode, quotes=quoted, first_useful=writer.first_useful)
 
-    text, cited = extractive_answer(
-        standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence, note_key=note_key
+
+class _Refused(Exception):
+    """The model answered that the articles don't cover the question."""
+
+
+def _first_quotes(quotes: Sequence[Evidence]) -> list[Evidence]:
+    """The best quote, and a second from another article when it scores nearly as well (sources may differ)."""
+    first = [quotes[0]]
+    for item in quotes[1:3]:
+        if item.article_id != quotes[0].article_id and item.score >= SECOND_QUOTE_SHARE * quotes[0].score:
+            first.append(item)
+            break
+    return first
+
+
+def _restated(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
+    writer: ReplyWriter,
+    answering: Sequence[str],
+    first_token: list[float],
+) -> list[str]:
+    """The model picks the sentences that answer and restates each; what holds up is written at once.
+
+    Returns the model's statements that were written (a failed one may have been replaced by its quote).
+    """
+    generator = pipeline.generator
+    assert generator is not None
+    numbered = number_sentences(groups)
+    by_number = {item.number: item for item in numbered}
+    source_of = {source.article_id: source for source in sources}
+    messages = [
+        {"role": "system", "content": pipeline.prompts.render("restate_system")},
+        {
+            "role": "user",
+            "content": pipeline.prompts.render(
+                "restate",
+                groups=groups,
+                numbered=numbered,
+                question=question,
+                language=language_name(language),
+            ),
+        },
+    ]
+    written: list[str] = []
+
+    def take(item: Restatement) -> None:
+        chosen = by_number.get(item.evidence)
+        if chosen is None:
+            return  # 0: no sentence answers; or a number that isn't there
+        text = " ".join(strip_markers(item.text).split())
+        source = source_of[chosen.group.article_id]
+        if not text or restates_question(text, question):
+            logger.info("dropped a restatement that does not answer: %r", text)
+            return
+        verdict = _verdict(pipeline, text, chosen.group.sentences)
+        detected = answer_language(text, language)
+        if verdict.supported and detected in (None, language):
+            if writer.statement(text, source):
+                written.append(text)
+            return
+        logger.info("restatement failed (%s): %r", verdict.reason or f"language {detected}", text)
+        best = chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence
+        if best in answering:  # a quote that doesn't answer would only pile up
+            writer.inline_quote(best, source)
+
+    reader = ItemReader()
+    for delta in generator.stream(
+        messages, max_tokens=pipeline.max_tokens, schema=answer_schema(len(numbered))
+    ):
+        if not first_token:
+            first_token.append(time.perf_counter())
+        for item in reader.feed(delta):
+            take(item)
+    for item in reader.finish():
+        take(item)
+    return written
+
+
+def _verdict(pipeline: Pipeline, statement: str, evidence: Sequence[str]) -> Verdict:
+    if pipeline.support is None:
+        return Verdict(True, "", None)
+    return pipeline.support.check(statement, evidence)
+
+
+def _cited(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
+    not_covered: str,
+    writer: ReplyWriter,
+    answering: Sequence[str],
+    first_token: list[float],
+) -> list[str] | None:
+    """Free text with [n] markers (the first design, kept for capable models): checked, then written.
+
+    Each sentence is checked against the evidence it cites; one that fails is dropped, or replaced by
+    the evidence sentence that backs it best. None after a failed retry (the caller falls back).
+    """
+    generated = _generate_checked(
+        pipeline, question, language, groups, sources, not_covered, first_token=first_token
     )
-    return done(text, cited, "extractive", note=pipeline.prompts.phrase(note_key, language))
+    if generated is None:
+        return None
+    text, refused = generated
+    if refused:
+        raise _Refused
+    by_marker = {group.marker: group for group in groups}
+    source_of = {source.marker: source for source in sources}
+    written: list[str] = []
+    for sentence in statement_sentences(text):
+        numbers = [n for n in markers(sentence) if n in by_marker]
+        if not numbers:
+            continue
+        evidence = [s for n in dict.fromkeys(numbers) for s in by_marker[n].sentences]
+        body = strip_markers(sentence).strip()
+        verdict = _verdict(pipeline, body, evidence)
+        source = source_of[numbers[0]]
+        if verdict.supported:
+            if writer.statement(body, source):
+                written.append(body)
+        elif verdict.best is not None and evidence[verdict.best] in answering:
+            owner = next(
+                n for n in dict.fromkeys(numbers) if evidence[verdict.best] in by_marker[n].sentences
+            )
+            writer.inline_quote(evidence[verdict.best], source_of[owner])
+    return written
 
 
 def _standalone(question: str, history: Sequence[Turn], language: str, pipeline: Pipeline) -> str:
@@ -191,7 +402,6 @@ def _generate_checked(
     sources: Sequence[Source],
     not_covered: str,
     *,
-    on_token: TokenSink | None,
     first_token: list[float],
 ) -> tuple[str, bool] | None:
     """The model's answer once it passes the checks (text, refused), or None after a failed retry."""
@@ -210,17 +420,9 @@ def _generate_checked(
         messages = _messages(
             pipeline, template, allow_refusal=allow_refusal, **variables, problems=list(problems)
         )
-        if attempt == 0 and on_token is not None:
-            releaser = _CitedReleaser(on_token, len(sources))
-            parts = []
-            for delta in generator.stream(messages, max_tokens=pipeline.max_tokens):
-                if not first_token:
-                    first_token.append(time.perf_counter())
-                parts.append(delta)
-                releaser.feed(delta)
-            text = "".join(parts)
-        else:
-            text = generator.complete(messages, max_tokens=pipeline.max_tokens)
+        text = generator.complete(messages, max_tokens=pipeline.max_tokens)
+        if not first_token:
+            first_token.append(time.perf_counter())
         check = check_answer(text, len(sources), language, not_covered=[not_covered])
         if check.not_covered:
             return check.text, True
@@ -260,37 +462,3 @@ def _unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[st
 def _states_unknown_figures(text: str, groups: Sequence[EvidenceGroup]) -> bool:
     """Whether the answer states a number that no evidence sentence holds, cited or not."""
     return bool(_figures(strip_markers(text)) - _figures(" ".join(_group_text(g) for g in groups)))
-
-
-class _CitedReleaser:
-    """Streams only finished sentences that carry a valid marker; stops at the first that doesn't.
-
-    What is released is a preview: the final answer (renumbered, or replaced by
-    the extractive fallback) is what the front end shows last.
-    """
-
-    def __init__(self, sink: TokenSink, n_sources: int) -> None:
-        self._sink = sink
-        self._n = n_sources
-        self._buffer = ""
-        self._released = 0
-        self._stopped = False
-
-    def feed(self, delta: str) -> None:
-        if self._stopped:
-            return
-        self._buffer += delta
-        spans = sentence_spans(self._buffer)
-        # The last span may still be growing; release only the ones before it.
-        for start, end in spans[:-1]:
-            if end <= self._released:
-                continue
-            sentence = self._buffer[start:end]
-            numbers = markers(sentence)
-            if not strip_markers(sentence).strip():
-                continue
-            if not numbers or any(n < 1 or n > self._n for n in numbers):
-                self._stopped = True
-                return
-            self._sink(self._buffer[self._released : end])
-            self._released = end

@@ -19,6 +19,7 @@ from bot.models import Answer, TokenSink, Turn
 from bot.prompts import Prompts, load_prompts
 from bot.qa import Generator, Pipeline, answer
 from bot.retrieval import Retriever
+from bot.support import SupportChecker
 from index.articles import decode_bytes
 from index.embeddings import Embedder, make_embedder
 from index.errors import BadArticle, IndexMissing
@@ -57,6 +58,7 @@ class Newsbot:
         self._client: Any = None
         self._lock = threading.Lock()
         self._robots: dict[str, Any] = {}  # robots.txt per site, kept between fetches
+        self._support: SupportChecker | None = None
 
     # -- the index ------------------------------------------------------------------------------
 
@@ -182,12 +184,29 @@ class Newsbot:
 
         self._server = LocalModelServer(llm)
         self._server.start()
-        self._client = make_chat_client(llm, base_url=self._server.base_url, model=self._server.model)
+        self._client = make_chat_client(
+            llm, base_url=self._server.base_url, model=self._server.model, llama_cpp=True
+        )
         return self._client  # type: ignore[no-any-return]
 
     @property
     def mode(self) -> str:
         return {"openai": "llm", "local": "local"}.get(self.settings.llm.provider, "extractive")
+
+    @property
+    def composition(self) -> str:
+        """restate for the bundled small model, cited (free text with markers) for an API model."""
+        chosen = self.settings.llm.composition
+        if chosen != "auto":
+            return chosen
+        return "restate" if self.settings.llm.provider == "local" else "cited"
+
+    @property
+    def support(self) -> SupportChecker:
+        """The statement checker, sharing the retriever's embedder."""
+        if self._support is None:
+            self._support = SupportChecker(self.embedder)
+        return self._support
 
     def pipeline(self) -> Pipeline:
         return Pipeline(
@@ -198,6 +217,10 @@ class Newsbot:
             evidence_sentences=self.settings.retrieval.evidence_sentences,
             max_question_chars=self.settings.retrieval.max_question_chars,
             max_tokens=self.settings.llm.max_tokens,
+            support=self.support,
+            composition=self.composition,
+            quote_first=self.settings.llm.quote_first,
+            min_answer_score=self.settings.retrieval.min_answer_score,
             allow_refusal=self.settings.llm.allow_refusal
             if self.settings.llm.allow_refusal is not None
             else self.settings.llm.provider != "local",

@@ -3,9 +3,11 @@
 The backend is synchronous, so it runs in a worker thread; its tokens hop back
 to the event loop with ``call_soon_threadsafe`` and are shown as plain text (a
 partial answer may hold half an HTML tag) by editing one message at most once
-per interval. The final edit carries the rendered HTML; if that edit fails the
-answer is sent as a new message, so it is never lost: that send is retried with
-backoff through a Bot API outage of up to about a minute (``deliver``).
+per interval, except the first text (the answering quote), which is shown
+as soon as it arrives. The final edit carries the rendered HTML; if that edit
+fails the answer is sent as a new message, so it is never lost: that send is
+retried with backoff through a Bot API outage of up to about a minute
+(``deliver``).
 """
 
 from __future__ import annotations
@@ -85,16 +87,30 @@ async def stream_answer(
     loop = asyncio.get_running_loop()
     tokens: list[str] = []
 
+    arrived = asyncio.Event()
+
+    def take(token: str) -> None:
+        tokens.append(token)
+        arrived.set()
+
     def on_token(token: str) -> None:  # runs in the worker thread
-        loop.call_soon_threadsafe(tokens.append, token)
+        loop.call_soon_threadsafe(take, token)
 
     await _typing(message)
     job = asyncio.ensure_future(asyncio.to_thread(produce, on_token))
     typing = asyncio.create_task(_keep_typing(message))
+    first = asyncio.ensure_future(arrived.wait())
     preview: Message | None = None
     shown = ""
     try:
-        while not (await asyncio.wait({job}, timeout=interval))[0]:
+        while True:
+            # The first text (the quote, known within a second) goes out as soon as it arrives;
+            # after that at most one edit per interval.
+            done, _ = await asyncio.wait(
+                {job} if shown else {job, first}, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if job in done:
+                break
             partial = "".join(tokens)
             text = preview_text(partial) if partial.strip() else ""
             if text and text != shown:
@@ -103,6 +119,7 @@ async def stream_answer(
         answer = job.result()
     finally:
         typing.cancel()
+        first.cancel()
     await _deliver(message, preview, render(answer), quote)
     return answer
 

@@ -1,11 +1,12 @@
-"""Fakes for our own seams: a small deterministic embedder."""
+"""Fakes for our own seams: a small deterministic embedder, queue-fed generators, a support checker."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -50,6 +51,7 @@ class QueueGenerator:
     def __init__(self, *replies: str | Exception) -> None:
         self.replies = list(replies)
         self.requests: list[list[dict[str, str]]] = []
+        self.schemas: list[dict[str, Any] | None] = []
 
     def _next(self, messages: Sequence[dict[str, str]]) -> str:
         self.requests.append([dict(m) for m in messages])
@@ -66,7 +68,9 @@ class QueueGenerator:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> str:
+        self.schemas.append(schema)
         return self._next(messages)
 
     def stream(
@@ -75,7 +79,48 @@ class QueueGenerator:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Iterator[str]:
+        self.schemas.append(schema)
         text = self._next(messages)
         for i in range(0, len(text), 7):
             yield text[i : i + 7]
+
+
+class ScriptedGenerator(QueueGenerator):
+    """A chat model whose replies are computed from the prompt it is sent (e.g. to name evidence numbers)."""
+
+    def __init__(self, *scripts: Callable[[str], str]) -> None:
+        super().__init__()
+        self.scripts = list(scripts)
+
+    def _next(self, messages: Sequence[dict[str, str]]) -> str:
+        self.requests.append([dict(m) for m in messages])
+        if not self.scripts:
+            raise AssertionError("the fake generator was called more often than expected")
+        return self.scripts.pop(0)(messages[-1]["content"])
+
+
+class WordSupport:
+    """A support checker for tests: a statement holds when its names and figures are all in its evidence."""
+
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, tuple[str, ...]]] = []
+
+    def check(self, statement: str, evidence: Sequence[str]) -> Any:
+        from bot.support import Verdict
+
+        self.checked.append((statement, tuple(evidence)))
+        words = _WORD.findall(re.sub(r"\[\d+\]", "", statement))
+        claimed = {w for i, w in enumerate(words) if w[0].isdigit() or (i > 0 and w[0].isupper())}
+        known = {w for sentence in evidence for w in _WORD.findall(sentence)}
+        best = max(
+            range(len(evidence)),
+            key=lambda i: len(set(words) & set(_WORD.findall(evidence[i]))),
+            default=None,
+        )
+        missing = sorted(claimed - known)
+        return Verdict(not missing, f"not in the evidence: {', '.join(missing)}" if missing else "", best)
+
+    def check_many(self, statements: Sequence[tuple[str, Sequence[str]]]) -> list[Any]:
+        return [self.check(s, e) for s, e in statements]

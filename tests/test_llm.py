@@ -455,3 +455,35 @@ def test_a_retry_is_logged_by_us_at_info_not_by_stamina_at_warning(
     retries = [(r.name, r.levelname) for r in caplog.records if "retry" in r.getMessage()]
     assert retries == [("bot.llm", "INFO")]
     assert "503" in caplog.text and "retry 1 in" in caplog.text
+def test_a_schema_is_sent_as_openai_structured_output_and_no_llama_cpp_field(
+    server: respx.MockRouter, client: ChatClient
+) -> None:
+    route = server.post("/chat/completions").mock(return_value=completion('{"answer": []}'))
+    schema = {"type": "object", "properties": {"answer": {"type": "array", "minItems": 1}}}
+    client.complete([{"role": "user", "content": "q"}], schema=schema)
+    body = json.loads(route.calls.last.request.content)
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema, "strict": False},
+    }
+    assert "repeat_penalty" not in body, "llama.cpp's own fields go to the local server only"
+
+
+def test_the_local_server_also_gets_its_repeat_penalty(
+    server: respx.MockRouter, settings: LLMSettings
+) -> None:
+    route = server.post("/chat/completions").mock(return_value=sse(chunk("{"), chunk("}", finish="stop")))
+    with httpx.Client() as http:
+        local = make_chat_client(
+            settings.model_copy(update={"repeat_penalty": 1.15}), http_client=http, llama_cpp=True
+        )
+        assert "".join(local.stream([{"role": "user", "content": "q"}], schema={"type": "object"})) == "{}"
+    body = json.loads(route.calls.last.request.content)
+    assert body["repeat_penalty"] == 1.15
+    assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+
+
+def test_without_a_schema_no_response_format_is_sent(server: respx.MockRouter, client: ChatClient) -> None:
+    route = server.post("/chat/completions").mock(return_value=completion())
+    client.complete([{"role": "user", "content": "q"}])
+    assert "response_format" not in json.loads(route.calls.last.request.content)

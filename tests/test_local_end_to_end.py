@@ -1,30 +1,42 @@
-"""The bundled model end to end: `Newsbot` with provider=local assembles it, serves it on loopback and answers."""
+"""The bundled model end to end: `Newsbot` with provider=local assembles it, serves it on loopback and answers.
+
+Asserts on facts, not wording: the small model's phrasing varies, the facts its
+checked restatements (or the quotes) carry must not.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.citations import check_answer
+from bot.citations import markers, statement_sentences
 from bot.config import Settings
 from bot.service import Newsbot
 from tests.fakes import HashEmbedder
 
 pytestmark = pytest.mark.llm
 
+QUESTIONS = [
+    ("Who accompanied Kim Jong Un at the aircraft plant?", "en", ("Zhornik", "Degtyarev")),
+    ("Кто сопровождал Ким Чен Ына на авиазаводе?", "ru", ("Жорник", "Zhornik", "Дегтярев", "Degtyarev")),
+    ("When does the Eastern Economic Forum take place?", "en", ("10", "13")),
+]
 
-def test_local_model_answers_with_citations_in_the_askers_language(settings: Settings) -> None:
-    settings.llm = settings.llm.model_copy(update={"provider": "local", "max_tokens": 120})
+
+def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Settings) -> None:
+    settings.llm = settings.llm.model_copy(update={"provider": "local", "max_tokens": 160})
     with Newsbot(settings, embedder=HashEmbedder()) as bot:
-        streamed: list[str] = []
-        answer = bot.answer(
-            "Who accompanied Kim Jong Un at the aircraft plant?", [], on_token=streamed.append
-        )
-        server = bot._server
-        assert server is not None and server.base_url.startswith("http://127.0.0.1:")
+        server_url = ""
+        for question, language, facts in QUESTIONS:
+            streamed: list[str] = []
+            answer = bot.answer(question, [], on_token=streamed.append)
+            server_url = server_url or bot._server.base_url
+            assert answer.mode in ("local", "extractive")
+            assert answer.language == language
+            assert not answer.refused and answer.sources
+            assert any(fact in answer.text for fact in facts), answer.text
+            assert all(markers(sentence) for sentence in statement_sentences(answer.text)), answer.text
+            assert "".join(streamed) == answer.text, "everything streamed is kept"
+            assert answer.first_useful_ms is not None
+            assert answer.first_token_ms is None or answer.first_useful_ms < answer.first_token_ms
+        assert server_url.startswith("http://127.0.0.1:")
     assert bot._server is None, "the server is stopped on exit"
-    # The small model may fail the checks; then the quoted-evidence fallback answers. Either way:
-    assert answer.mode in ("local", "extractive")
-    assert answer.language == "en"
-    assert answer.sources
-    assert check_answer(answer.text, max(s.marker for s in answer.sources), "en").ok
-    assert all("[" in piece for piece in streamed), "only cited sentences are streamed"

@@ -10,6 +10,7 @@ import pytest
 from bot.extractive import EvidenceGroup
 from bot.models import Turn
 from bot.prompts import DEFAULT_DIRECTORY, PromptError, Prompts, load_prompts
+from bot.restatement import number_sentences
 from index.errors import ConfigError
 from index.language import detect_language
 
@@ -46,6 +47,13 @@ SAMPLES: dict[str, dict[str, object]] = {
         "not_covered": "Статиите не засягат този въпрос.",
         "problems": ("This sentence has no article number: The bridge is long.",),
         "allow_refusal": True,
+    },
+    "restate_system": {},
+    "restate": {
+        "groups": GROUPS,
+        "numbered": number_sentences(GROUPS),
+        "question": "Колко е дълъг мостът?",
+        "language": "Bulgarian",
     },
     "condense": {
         "history": (Turn("Who opened the bridge?", "The mayor Ivan Petrov opened it [1]."),),

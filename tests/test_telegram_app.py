@@ -286,7 +286,7 @@ async def test_answer_is_escaped_html_with_bold_markers_and_linked_sources(
 async def test_streamed_answer_shows_plain_preview_then_final_html_edit(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
-    backend.tokens = ["Kim will ", "meet <Putin> [1]"]
+    backend.tokens = ["Kim will meet <Putin> [1]"]  # the first text is shown as soon as it arrives
     backend.gate = threading.Event()
     task = asyncio.create_task(feed(app, message_update("What about Kim?")))
 
@@ -906,3 +906,17 @@ def test_token_rejected_by_telegram_is_a_config_error(tmp_path: Path) -> None:
         )
         with pytest.raises(ConfigError, match="rejected the bot token"):
             run_bot(make_settings(tmp_path), FakeBackend())
+
+
+async def test_the_first_text_is_shown_at_once_not_after_the_stream_interval(
+    make_app: Builder, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.tokens = ["Here is what the articles say:\n• “Kim will meet Putin.” [1]"]
+    backend.gate = threading.Event()
+    application = make_app(stream_interval=30.0)
+    async with application:
+        task = asyncio.create_task(feed(application, message_update("What about Kim?")))
+        await eventually(lambda: api.send.called, timeout=3.0)
+        assert "Kim will meet Putin" in params(api.send.calls.last.request)["text"]
+        backend.gate.set()
+        await task

@@ -1,0 +1,163 @@
+"""Reply step: the answer as the user sees it, written append-only while it streams.
+
+Quotes come first (verbatim evidence, known a few hundred ms after the
+question), then the model's sentences that passed the checks. Sources are
+numbered in the order the reply first cites them, so what has been streamed is
+already final: nothing shown is renumbered or taken back. A sentence said twice
+is written once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from bot.citations import split_sentences, strip_markers
+from bot.models import Source, TokenSink
+from bot.prompts import Prompts
+
+_WORD = re.compile(r"[^\W_]+")
+_END = re.compile(r"[.!?…]+$")
+_QUESTION_OVERLAP = 0.8
+
+
+def _key(text: str) -> str:
+    return " ".join(word.lower() for word in _WORD.findall(strip_markers(text)))
+
+
+def restates_question(statement: str, question: str) -> bool:
+    """Whether ``statement`` is mostly the question's own words (a small model's non-answer)."""
+    said = set(_key(statement).split())
+    asked = set(_key(question).split())
+    return len(said - asked) <= max(1, round((1 - _QUESTION_OVERLAP) * len(said)))
+
+
+def cited(text: str, marker: int) -> str:
+    """``text`` (its own markers dropped) with ``[marker]`` at the end of each of its sentences."""
+    body = " ".join(strip_markers(text).split())
+    sentences = [s.strip() for s in split_sentences(body) if s.strip()] or [body]
+    out = []
+    for sentence in sentences:
+        end = _END.search(sentence)
+        stop = end.group(0) if end else "."
+        core = sentence[: end.start()] if end else sentence
+        out.append(f"{core.rstrip()} [{marker}]{stop}")
+    return " ".join(out)
+
+
+class ReplyWriter:
+    """Builds the reply, sending each finished piece to the sink at once (or holding it on request)."""
+
+    def __init__(
+        self, prompts: Prompts, language: str, sink: TokenSink | None, *, started: float, hold: bool = False
+    ) -> None:
+        self._prompts = prompts
+        self._language = language
+        self._sink = sink
+        self._started = started
+        self._hold = hold
+        self._text = ""
+        self._held = ""
+        self._sources: list[Source] = []
+        self._number: dict[str, int] = {}
+        self._said: set[str] = set()
+        self.first_useful: float | None = None
+        self.statements = 0
+        """Model sentences written (quotes not counted)."""
+        self.quotes = 0
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return tuple(self._sources)
+
+    @property
+    def shown(self) -> bool:
+        """Whether some of the reply has reached the user already."""
+        return self.first_useful is not None
+
+    @property
+    def empty(self) -> bool:
+        return not self._text.strip()
+
+    def _marker(self, source: Source) -> int:
+        number = self._number.get(source.article_id)
+        if number is None:
+            number = self._number[source.article_id] = len(self._sources) + 1
+            self._sources.append(replace(source, marker=number))
+        return number
+
+    def _emit(self, piece: str) -> None:
+        self._text += piece
+        if self._hold:
+            self._held += piece
+            return
+        if self.first_useful is None:
+            self.first_useful = time.perf_counter()
+        if self._sink is not None:
+            self._sink(piece)
+
+    def release(self) -> None:
+        """Send what was held (once the reply is known not to be a refusal)."""
+        self._hold = False
+        held, self._held = self._held, ""
+        if held:
+            if self.first_useful is None:
+                self.first_useful = time.perf_counter()
+            if self._sink is not None:
+                self._sink(held)
+
+    def quote_block(self, quotes: Sequence[tuple[str, Source]]) -> None:
+        """The verbatim sentences under the framing line, one bullet each, in the article's language."""
+        fresh = [(q, s) for q, s in quotes if _key(q) not in self._said]
+        if not fresh:
+            return
+        phrase = self._prompts.phrase
+        lines = [phrase("extractive_intro", self._language)] if not self._text else []
+        for quote, source in fresh:
+            self._said.add(_key(quote))
+            lines.append(f"• {self._quoted(quote)} [{self._marker(source)}]")
+        self._emit(("\n" if self._text else "") + "\n".join(lines))
+        self.quotes += len(fresh)
+
+    def _quoted(self, sentence: str) -> str:
+        phrase = self._prompts.phrase
+        return f"{phrase('quote_open', self._language)}{sentence}{phrase('quote_close', self._language)}"
+
+    def has_said(self, text: str) -> bool:
+        return _key(text) in self._said
+
+    def statement(self, text: str, source: Source) -> bool:
+        """A checked model sentence with its marker; False (nothing written) when it was said already."""
+        key = _key(text)
+        if not key or key in self._said:
+            return False
+        self._said.add(key)
+        self._emit(self._separator() + cited(text, self._marker(source)))
+        self.statements += 1
+        return True
+
+    def inline_quote(self, sentence: str, source: Source) -> bool:
+        """An evidence sentence quoted in the answer's paragraph, in place of a statement that failed."""
+        key = _key(sentence)
+        if key in self._said:
+            return False
+        self._said.add(key)
+        self._emit(f"{self._separator()}{self._quoted(sentence)} [{self._marker(source)}]")
+        self.quotes += 1
+        return True
+
+    def note(self, text: str) -> None:
+        self._emit(("\n\n" if self._text else "") + text)
+
+    def _separator(self) -> str:
+        if not self._text:
+            return ""
+        # The quote block ends with a bullet line; the answer is its own paragraph after it.
+        last_line = self._text.rsplit("\n", 1)[-1]
+        return "\n\n" if last_line.startswith("• ") else " "
