@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -179,20 +180,44 @@ _FAMILIES: tuple[tuple[str, ModelFamily], ...] = (
 _PLAIN = ModelFamily("", "")
 
 
+_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_metadata(path: Path) -> dict[str, str]:
+    """The GGUF's leading string fields (``general.architecture``, ``general.name``…), read cheaply.
+
+    Only the header is read, up to the first array (the tokenizer's vocabulary, which
+    llama.cpp's writers put after the general fields): parsing the whole file with
+    ``gguf.GGUFReader`` takes ~20 s for a 262k-token vocabulary.
+    """
+    found: dict[str, str] = {}
+    try:
+        with path.open("rb") as handle:
+            magic, _version, _tensors, count = struct.unpack("<4sIQQ", handle.read(24))
+            if magic != b"GGUF":
+                raise ValueError("no GGUF magic number")
+            for _ in range(count):
+                (length,) = struct.unpack("<Q", handle.read(8))
+                key = handle.read(length).decode("utf-8", "replace")
+                (kind,) = struct.unpack("<I", handle.read(4))
+                if kind == _GGUF_STRING:
+                    (length,) = struct.unpack("<Q", handle.read(8))
+                    found[key] = handle.read(length).decode("utf-8", "replace")
+                elif kind in _SCALAR_SIZES:
+                    handle.seek(_SCALAR_SIZES[kind], 1)
+                else:
+                    break
+    except (OSError, ValueError, struct.error) as exc:
+        raise ConfigError(f"{path} is not a readable GGUF file ({exc}); check NEWSBOT_EMBEDDING__MODEL_PATH") from exc
+    return found
+
+
 def model_family(path: Path) -> ModelFamily:
     """The family's prompts from the GGUF's architecture and name; none for models that use none (bge-m3)."""
-    from gguf import GGUFReader
-
-    try:
-        reader = GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path} is not a readable GGUF file ({exc}); check NEWSBOT_EMBEDDING__MODEL_PATH") from exc
-    fields = {}
-    for key in ("general.architecture", "general.name", "general.basename"):
-        field = reader.get_field(key)
-        if field is not None:
-            fields[key] = bytes(field.parts[-1]).decode("utf-8", "replace").lower()
-    described = " ".join(fields.values()) + " " + path.name.lower()
+    fields = gguf_metadata(path)
+    keys = ("general.architecture", "general.name", "general.basename")
+    described = " ".join(fields.get(key, "").lower() for key in keys) + " " + path.name.lower()
     for marker, family in _FAMILIES:
         if marker in described:
             return family
