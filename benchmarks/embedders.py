@@ -96,11 +96,17 @@ def _ask_peak_mib(backend: str) -> float:
     }
     newsbot = str(Path(sys.executable).with_name("newsbot"))
     subprocess.run([newsbot, "reindex"], env=env, check=True, capture_output=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
-        [newsbot, "ask", "Where did Putin and Kim Jong Un meet?"], env=env, check=True, capture_output=True
+    # A fresh parent per measurement: RUSAGE_CHILDREN keeps the largest child this process ever had.
+    probe = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    return max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    question = "Where did Putin and Kim Jong Un meet?"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, newsbot, "ask", question], env=env, check=True, capture_output=True, text=True
+    )
+    return int(result.stdout.split()[-1]) / 1024
 
 
 def main() -> None:

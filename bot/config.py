@@ -117,7 +117,7 @@ class LLMSettings(BaseModel):
         description=(
             "How the model answers. restate: it picks the evidence sentences that answer and restates "
             "each (JSON held to a schema; markers come from the evidence); cited: free text with [n] "
-            "markers. auto: restate for local, cited for openai."
+            "markers. auto: cited (restate is experimental: in the end-to-end check it lost answers cited kept)."
         ),
     )
     repeat_penalty: float = Field(

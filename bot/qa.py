@@ -211,8 +211,15 @@ def answer(
         )
         if not cited:
             return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+        if on_token is not None:  # nothing was shown yet: the fallback is streamed whole, as it will stay
+            on_token(text)
         return done(
-            text, cited, "extractive", note=pipeline.prompts.phrase(note_key, language), quotes=quoted
+            text,
+            cited,
+            "extractive",
+            note=pipeline.prompts.phrase(note_key, language),
+            quotes=quoted,
+            first_useful=time.perf_counter(),
         )
     if not quotes and not any(holds_answer_kind(standalone, statement) for statement in held):
         return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)

@@ -195,11 +195,13 @@ class Newsbot:
 
     @property
     def composition(self) -> str:
-        """restate for the bundled small model, cited (free text with markers) for an API model."""
+        """cited (free text with markers, every sentence support-checked) unless restate is asked for.
+
+        restate stays opt-in: in the end-to-end check with the bundled model it quoted the wrong sentence
+        first and dropped the restatement that held the answer, where cited kept it.
+        """
         chosen = self.settings.llm.composition
-        if chosen != "auto":
-            return chosen
-        return "restate" if self.settings.llm.provider == "local" else "cited"
+        return "cited" if chosen == "auto" else chosen
 
     @property
     def support(self) -> SupportChecker:

@@ -223,7 +223,7 @@ def test_free_text_answers_get_the_same_support_check_sentence_by_sentence(retri
 
 @pytest.mark.parametrize(
     ("provider", "composition", "expected"),
-    [("local", "auto", "restate"), ("openai", "auto", "cited"), ("openai", "restate", "restate")],
+    [("local", "auto", "cited"), ("local", "restate", "restate"), ("openai", "auto", "cited"), ("openai", "restate", "restate")],
 )
 def test_the_service_picks_the_composition_and_shares_its_embedder_with_the_checker(
     settings: Settings, embedder: HashEmbedder, provider: str, composition: str, expected: str

@@ -11,9 +11,14 @@ import pytest
 from bot.citations import markers, statement_sentences
 from bot.config import Settings
 from bot.service import Newsbot
-from tests.fakes import HashEmbedder
+from index.bundled_embedder import bundled_gguf, default_cache_dir
+from index.config import EmbeddingSettings
+from index.embeddings import make_embedder
 
-pytestmark = pytest.mark.llm
+pytestmark = [
+    pytest.mark.llm,
+    pytest.mark.skipif(bundled_gguf(default_cache_dir()) is None, reason="run `newsbot models fetch` first"),
+]
 
 QUESTIONS = [
     ("Who accompanied Kim Jong Un at the aircraft plant?", "en", ("Zhornik", "Degtyarev")),
@@ -23,8 +28,10 @@ QUESTIONS = [
 
 
 def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Settings) -> None:
-    settings.llm = settings.llm.model_copy(update={"provider": "local", "max_tokens": 160})
-    with Newsbot(settings, embedder=HashEmbedder()) as bot:
+    settings.llm = settings.llm.model_copy(update={"provider": "local", "max_tokens": 160, "temperature": 0.0})
+    # The product as shipped: a Russian question over English articles needs the cross-lingual embedder
+    # (a hashed bag of words can neither rank nor support-check a translation).
+    with Newsbot(settings, embedder=make_embedder(EmbeddingSettings())) as bot:
         server_url = ""
         for question, language, facts in QUESTIONS:
             streamed: list[str] = []
@@ -37,6 +44,7 @@ def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Set
             assert all(markers(sentence) for sentence in statement_sentences(answer.text)), answer.text
             assert "".join(streamed) == answer.text, "everything streamed is kept"
             assert answer.first_useful_ms is not None
-            assert answer.first_token_ms is None or answer.first_useful_ms < answer.first_token_ms
+            # The default composition (cited) shows its answer once checked, whole; the quote-first order
+            # of the experimental restate composition is tested with a scripted model in test_composition.
         assert server_url.startswith("http://127.0.0.1:")
     assert bot._server is None, "the server is stopped on exit"
