@@ -185,10 +185,15 @@ def _print_web(report: Any, reindexed: Any) -> None:
     for saved in report.saved:
         out.print(Text(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}"))
     for url, reason in report.failed:
-        err.print(f"[yellow]failed:[/yellow] {escape(reason if url in reason else f'{url}: {reason}')}", markup=True)
+        err.print(
+            f"[yellow]failed:[/yellow] {escape(reason if url in reason else f'{url}: {reason}')}", markup=True
+        )
     if reindexed is not None:
         _print_skipped(reindexed)
-    out.print(report.summary() + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged"))
+    out.print(
+        report.summary()
+        + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged")
+    )
 
 
 @app.command()
@@ -209,7 +214,9 @@ def feeds() -> None:
     with _errors():
         settings = _settings()
         if not settings.feeds.urls:
-            raise NewsbotError('no feeds to follow: set NEWSBOT_FEEDS__URLS, e.g. ["https://example.com/rss.xml"]')
+            raise NewsbotError(
+                'no feeds to follow: set NEWSBOT_FEEDS__URLS, e.g. ["https://example.com/rss.xml"]'
+            )
         report, reindexed = _newsbot(settings).poll_feeds()
         _print_web(report, reindexed)
 
@@ -404,7 +411,9 @@ def telegram(
             run_bot(settings, bot, webhook_url=webhook_url)
 
 
-models = typer.Typer(help="The bundled embedding model: fetch it once, see where it is.", no_args_is_help=True)
+models = typer.Typer(
+    help="The bundled embedding model: fetch it once, see where it is.", no_args_is_help=True
+)
 app.add_typer(models, name="models")
 
 

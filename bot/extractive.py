@@ -398,7 +398,16 @@ def number_evidence(evidence: Sequence[Evidence]) -> tuple[tuple[EvidenceGroup, 
         blocks.append(
             EvidenceGroup(marker, article_id, passage.title, passage.date, tuple(i.sentence for i in items))
         )
-        sources.append(Source(marker, article_id, passage.title, passage.url, passage.date))
+        sources.append(
+            Source(
+                marker,
+                article_id,
+                passage.title,
+                passage.url,
+                passage.date,
+                evidence=tuple(i.sentence for i in items),
+            )
+        )
     return tuple(blocks), tuple(sources)
 
 

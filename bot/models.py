@@ -36,6 +36,8 @@ class Source:
     title: str
     url: str | None = None
     date: str | None = None
+    evidence: tuple[str, ...] = ()
+    """The sentences of this article the answer relies on, verbatim, in the order the answer used them."""
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,8 @@ def _restated(
         verdict = _verdict(pipeline, text, chosen.group.sentences)
         detected = answer_language(text, language)
         if verdict.supported and detected in (None, language):
-            if writer.statement(text, source):
+            backing = [chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence]
+            if writer.statement(text, source, backing):
                 written.append(text)
             return
         logger.info("restatement failed (%s): %r", verdict.reason or f"language {detected}", text)
@@ -355,7 +356,13 @@ def _cited(
         verdict = _verdict(pipeline, body, evidence)
         source = source_of[numbers[0]]
         if verdict.supported:
-            if writer.statement(body, source):
+            own = by_marker[numbers[0]].sentences
+            backing = (
+                [evidence[verdict.best]]
+                if verdict.best is not None and evidence[verdict.best] in own
+                else own
+            )
+            if writer.statement(body, source, backing):
                 written.append(body)
         elif verdict.best is not None and evidence[verdict.best] in answering:
             owner = next(

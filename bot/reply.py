@@ -62,6 +62,7 @@ class ReplyWriter:
         self._held = ""
         self._sources: list[Source] = []
         self._number: dict[str, int] = {}
+        self._backing: dict[str, list[str]] = {}
         self._said: set[str] = set()
         self.first_useful: float | None = None
         self.statements = 0
@@ -74,7 +75,8 @@ class ReplyWriter:
 
     @property
     def sources(self) -> tuple[Source, ...]:
-        return tuple(self._sources)
+        """The cited sources, each with the evidence sentences the reply relies on."""
+        return tuple(replace(s, evidence=tuple(self._backing[s.article_id])) for s in self._sources)
 
     @property
     def shown(self) -> bool:
@@ -85,11 +87,13 @@ class ReplyWriter:
     def empty(self) -> bool:
         return not self._text.strip()
 
-    def _marker(self, source: Source) -> int:
+    def _marker(self, source: Source, backing: Sequence[str]) -> int:
         number = self._number.get(source.article_id)
         if number is None:
             number = self._number[source.article_id] = len(self._sources) + 1
             self._sources.append(replace(source, marker=number))
+        relied = self._backing.setdefault(source.article_id, [])
+        relied.extend(sentence for sentence in backing if sentence not in relied)
         return number
 
     def _emit(self, piece: str) -> None:
@@ -121,7 +125,7 @@ class ReplyWriter:
         lines = [phrase("extractive_intro", self._language)] if not self._text else []
         for quote, source in fresh:
             self._said.add(_key(quote))
-            lines.append(f"• {self._quoted(quote)} [{self._marker(source)}]")
+            lines.append(f"• {self._quoted(quote)} [{self._marker(source, [quote])}]")
         self._emit(("\n" if self._text else "") + "\n".join(lines))
         self.quotes += len(fresh)
 
@@ -132,13 +136,16 @@ class ReplyWriter:
     def has_said(self, text: str) -> bool:
         return _key(text) in self._said
 
-    def statement(self, text: str, source: Source) -> bool:
-        """A checked model sentence with its marker; False (nothing written) when it was said already."""
+    def statement(self, text: str, source: Source, backing: Sequence[str] = ()) -> bool:
+        """A checked model sentence with its marker; False (nothing written) when it was said already.
+
+        ``backing`` is the evidence of ``source`` the sentence was checked against.
+        """
         key = _key(text)
         if not key or key in self._said:
             return False
         self._said.add(key)
-        self._emit(self._separator() + cited(text, self._marker(source)))
+        self._emit(self._separator() + cited(text, self._marker(source, backing)))
         self.statements += 1
         return True
 
@@ -148,7 +155,7 @@ class ReplyWriter:
         if key in self._said:
             return False
         self._said.add(key)
-        self._emit(f"{self._separator()}{self._quoted(sentence)} [{self._marker(source)}]")
+        self._emit(f"{self._separator()}{self._quoted(sentence)} [{self._marker(source, [sentence])}]")
         self.quotes += 1
         return True
 

@@ -141,7 +141,11 @@ class Newsbot:
         state = FeedState(self.settings.index.data_dir / FEED_STATE)
         with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
             report = add_links(
-                urls, fetcher, self.settings.index.corpus_dir, state=state, max_items=self.settings.feeds.max_items
+                urls,
+                fetcher,
+                self.settings.index.corpus_dir,
+                state=state,
+                max_items=self.settings.feeds.max_items,
             )
         return report, self.reindex() if report.changed else None
 

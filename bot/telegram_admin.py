@@ -158,7 +158,8 @@ class AdminHandlers:
         lines += [f"✗ {reason}" for _, reason in report.failed]
         summary = report.summary() + (f"; {reindexed.summary()}" if reindexed is not None else "")
         await message.reply_text(
-            self._texts.say("links_done", lang, summary=summary) + ("\n\n" + "\n".join(lines) if lines else "")
+            self._texts.say("links_done", lang, summary=summary)
+            + ("\n\n" + "\n".join(lines) if lines else "")
         )
 
     async def poll_feeds(self, context: ContextTypes.DEFAULT_TYPE) -> None:
