@@ -104,7 +104,11 @@ def _ask_peak_mib(backend: str) -> float:
     )
     question = "Where did Putin and Kim Jong Un meet?"
     result = subprocess.run(
-        [sys.executable, "-c", probe, newsbot, "ask", question], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", probe, newsbot, "ask", question],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return int(result.stdout.split()[-1]) / 1024
 

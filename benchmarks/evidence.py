@@ -59,7 +59,9 @@ def main() -> None:
                 at1 += any(hits[:1])
                 at3 += any(hits[:3])
             first = f"{quotes[0].score:.2f} {quotes[0].sentence[:90]!r}" if quotes else "-"
-            print(f"{question.id} answerable={question.answerable} quotes={len(quotes)} hits={hits[:3]} {first}")
+            print(
+                f"{question.id} answerable={question.answerable} quotes={len(quotes)} hits={hits[:3]} {first}"
+            )
         print(
             f"{path.name}: evidence recall@1 {at1 / max(answerable, 1):.3f}, @3 {at3 / max(answerable, 1):.3f} "
             f"({answerable} answerable); gate agrees with answerable {gate_right}/{len(questions)}"

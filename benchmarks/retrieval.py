@@ -132,7 +132,9 @@ def sweep_min_score(retriever: Retriever, questions: list[Question], thresholds:
     for question in questions:
         text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
         retriever.settings = base.model_copy(update={"min_score": 1.0})
-        result = retriever.retrieve(text)  # at 1.0 only the keyword rule can keep it; best_similarity is unaffected
+        result = retriever.retrieve(
+            text
+        )  # at 1.0 only the keyword rule can keep it; best_similarity is unaffected
         rows.append((question, result.best_similarity, not result.relevant))
     retriever.settings = base
     for threshold in thresholds:
@@ -140,7 +142,9 @@ def sweep_min_score(retriever: Retriever, questions: list[Question], thresholds:
             (best >= threshold or not refused) == question.answerable for question, best, refused in rows
         )
         wrong = [q.id for q, best, refused in rows if (best >= threshold or not refused) != q.answerable]
-        print(f"min_score {threshold:.3f}: refusal accuracy {right / len(rows):.3f}  wrong: {' '.join(wrong)}")
+        print(
+            f"min_score {threshold:.3f}: refusal accuracy {right / len(rows):.3f}  wrong: {' '.join(wrong)}"
+        )
 
 
 if __name__ == "__main__":

@@ -112,12 +112,12 @@ class LLMSettings(BaseModel):
         "an empty answer, or one stating a figure no evidence holds, is always offered it; the relevance "
         "threshold still applies.",
     )
-    composition: Literal["auto", "restate", "cited"] = Field(
+    composition: Literal["auto", "focused", "restate", "cited"] = Field(
         "auto",
         description=(
-            "How the model answers. restate: it picks the evidence sentences that answer and restates "
-            "each (JSON held to a schema; markers come from the evidence); cited: free text with [n] "
-            "markers. auto: cited (restate is experimental: in the end-to-end check it lost answers cited kept)."
+            "How the model answers. focused: it answers from the best one or two quotes only, one short "
+            "sentence (JSON held to a schema; the marker comes from the quote); restate: it picks from all "
+            "the evidence sentences and restates each; cited: free text with [n] markers. auto: focused."
         ),
     )
     repeat_penalty: float = Field(

@@ -44,7 +44,7 @@ _DUPLICATE_OVERLAP = 0.8
 _PER_PASSAGE_EMBEDDED = 3
 
 # Function and question words of en/ru/uk/bg/de/fr/es/it/pl; they say nothing about which sentence answers.
-_STOPWORDS = _wordset("""
+STOPWORDS = _wordset("""
     a an the of to in on at by for from with about into over after before during and or but not no is are was
     were be been being has have had do does did will would can could should may might must this that these
     those it its he him his she her they them their we our you your i me my what which who whom whose when
@@ -96,6 +96,8 @@ class Evidence:
     score: float
     answers: bool = True
     """Whether it holds the kind of thing asked for (a figure for "how many", a name for "who")."""
+    fits: bool = False
+    """Whether it holds that kind fully (a first name and surname for "who"): such sentences are quoted first."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def _question_terms(question: str) -> dict[str, float]:
     terms: dict[str, float] = {}
     for index, word in enumerate(_words(question)):
         lower = word.lower()
-        if lower in _STOPWORDS and (index == 0 or word == lower):
+        if lower in STOPWORDS and (index == 0 or word == lower):
             continue
         if len(lower) < 3 and not lower.isdigit():
             continue
@@ -203,12 +205,17 @@ def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> flo
         return 0.0
     words = _words(sentence)
     if kind in ("who", "where"):
-        names = [
-            w
+        new = [
+            i > 0 and w[0].isupper() and not any(_same_word(_fold(w), t) for t in terms)
             for i, w in enumerate(words)
-            if i > 0 and w[0].isupper() and not any(_same_word(_fold(w), t) for t in terms)
         ]
-        return min(len(names), 3) / 3
+        names = sum(new)
+        if kind == "who":
+            # A person is named with a first name and a surname ("the mayor Alexander Zhornik"); a lone
+            # capitalised word is as often a place or a day ("the plant in Komsomolsk on Friday").
+            pairs = sum(1 for i in range(1, len(new)) if new[i] and new[i - 1])
+            return 1.0 if pairs else min(names, 2) / 4
+        return min(names, 3) / 3
     has_digits = any(w[0].isdigit() for w in words)
     if kind == "number":
         return 1.0 if _has_figure(words) else 0.0
@@ -370,6 +377,7 @@ def select_evidence(
             # The kind of answer asked for (a name for who/where, a figure for when/how many) must be
             # there; any sentence may answer a "what" or "why".
             answers=c.score >= min_answer_score and (kind is None or c.bonus > 0),
+            fits=kind is not None and c.bonus >= 1.0,
         )
         for c in chosen
     ]
@@ -383,7 +391,7 @@ def holds_answer_kind(question: str, statement: str) -> bool:
 
 def ranked_quotes(evidence: Sequence[Evidence]) -> list[Evidence]:
     """The evidence that may answer, best first (the quotes shown before, or instead of, a model's answer)."""
-    return sorted((item for item in evidence if item.answers), key=lambda item: -item.score)
+    return sorted((item for item in evidence if item.answers), key=lambda item: (not item.fits, -item.score))
 
 
 def number_evidence(evidence: Sequence[Evidence]) -> tuple[tuple[EvidenceGroup, ...], tuple[Source, ...]]:

@@ -11,7 +11,9 @@ this", without calling the model.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,9 +40,9 @@ from bot.models import Answer, Source, TokenSink, Turn
 from bot.prompts import Prompts
 from bot.questions import asks_something, bounded
 from bot.reply import ReplyWriter, restates_question
-from bot.restatement import ItemReader, Restatement, answer_schema, number_sentences
+from bot.restatement import NONE_ANSWERS, ItemReader, Restatement, answer_schema, number_sentences
 from bot.retrieval import Retriever
-from bot.support import SupportChecker, Verdict, unsupported_figures
+from bot.support import SupportChecker, Verdict, malformed, unsupported_figures
 from bot.support import figures as _figures
 from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
@@ -49,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 SECOND_QUOTE_SHARE = 0.8
 """A second quote (from another article) is shown at once when it scores this share of the best."""
+FOCUS_QUOTES = 2
+"""The focused composition gives the model at most this many of the best answering sentences."""
 
 Message = dict[str, str]
 
@@ -175,13 +179,20 @@ def answer(
     # shown (a refusal must not follow a quote already on screen). The small model's checked
     # restatements follow the quotes, which are shown at once.
     hold = not quotes or pipeline.composition == "cited"
+    said_none: list[bool] = []
     writer = ReplyWriter(pipeline.prompts, language, on_token, started=started, hold=hold)
     if quotes and pipeline.quote_first:
         writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
     note_key = "fallback_note"
     held: list[str] | None
     try:
-        if pipeline.composition == "restate":
+        if pipeline.composition == "focused" and quotes:
+            held = _focused(
+                pipeline, standalone, language, quotes, source_of, writer, first_token, said_none=said_none
+            )
+        elif pipeline.composition == "focused":
+            held = []  # no sentence answers: nothing to give the model
+        elif pipeline.composition == "restate":
             held = _restated(pipeline, standalone, language, groups, sources, writer, quoted, first_token)
         else:
             held = _cited(
@@ -223,6 +234,11 @@ def answer(
         )
     if not quotes and not any(holds_answer_kind(standalone, statement) for statement in held):
         return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+    if said_none:
+        logger.info("the model found no answer in the sentences it was given (shown: %s)", writer.shown)
+        if not writer.shown and not writer.statements:
+            # Nothing was shown yet and the model, given the best sentences, says none answers.
+            return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
     if writer.empty and quotes:  # quote_first off, and nothing of the model's held up
         writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
     if writer.empty:
@@ -255,10 +271,14 @@ def _restated(
     writer: ReplyWriter,
     answering: Sequence[str],
     first_token: list[float],
+    *,
+    templates: tuple[str, str] = ("restate_system", "restate"),
+    said_none: list[bool] | None = None,
 ) -> list[str]:
     """The model picks the sentences that answer and restates each; what holds up is written at once.
 
     Returns the model's statements that were written (a failed one may have been replaced by its quote).
+    ``said_none`` gets True when the model answered that no sentence answers.
     """
     generator = pipeline.generator
     assert generator is not None
@@ -266,11 +286,11 @@ def _restated(
     by_number = {item.number: item for item in numbered}
     source_of = {source.article_id: source for source in sources}
     messages = [
-        {"role": "system", "content": pipeline.prompts.render("restate_system")},
+        {"role": "system", "content": pipeline.prompts.render(templates[0])},
         {
             "role": "user",
             "content": pipeline.prompts.render(
-                "restate",
+                templates[1],
                 groups=groups,
                 numbered=numbered,
                 question=question,
@@ -282,15 +302,19 @@ def _restated(
 
     def take(item: Restatement) -> None:
         chosen = by_number.get(item.evidence)
-        if chosen is None:
-            return  # 0: no sentence answers; or a number that isn't there
+        if chosen is None:  # 0: no sentence answers; or a number that isn't there
+            if item.evidence == NONE_ANSWERS and said_none is not None:
+                said_none.append(True)
+            return
         text = " ".join(strip_markers(item.text).split())
+        text = re.sub(r"\s*\?+$", ".", text)  # an answer the model punctuated as a question
         source = source_of[chosen.group.article_id]
         if not text or restates_question(text, question):
             logger.info("dropped a restatement that does not answer: %r", text)
             return
-        verdict = _verdict(pipeline, text, chosen.group.sentences)
+        verdict = _verdict(pipeline, text, chosen.group.sentences, language)
         detected = answer_language(text, language)
+        _log_check(question, language, text, chosen.group.sentences, verdict, detected)
         if verdict.supported and detected in (None, language):
             backing = [chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence]
             if writer.statement(text, source, backing):
@@ -314,7 +338,103 @@ def _restated(
     return written
 
 
-def _verdict(pipeline: Pipeline, statement: str, evidence: Sequence[str]) -> Verdict:
+NONE_REPLY = re.compile(r"^\W*(none|-)\W*$", re.IGNORECASE)
+"""The focused model's reply when the quoted sentence does not answer."""
+FOCUSED_MAX_TOKENS = 96
+"""One short sentence; a longer reply is the small model running on."""
+FOCUSED_SENTENCES = 2
+"""Most sentences of the focused reply that are checked and kept."""
+
+
+def _focused(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    quotes: Sequence[Evidence],
+    source_of: dict[str, Source],
+    writer: ReplyWriter,
+    first_token: list[float],
+    *,
+    said_none: list[bool],
+) -> list[str]:
+    """The model answers from the best quote alone, in one short sentence; what holds up is written.
+
+    Its job is small on purpose: one sentence to read, one to write, in the asker's language (the
+    instruction is in that language too, which a 1.5B model follows better). The marker is the quote's;
+    the answer is checked against the quote and the other answering sentences of its article.
+    """
+    generator = pipeline.generator
+    assert generator is not None
+    best = quotes[0]
+    instruction = pipeline.prompts.phrase("focused_instruction", language).format(
+        language=language_name(language)
+    )
+    messages = [
+        {"role": "system", "content": pipeline.prompts.render("focused_system")},
+        {
+            "role": "user",
+            "content": pipeline.prompts.render(
+                "focused", sentence=best.sentence, question=question, instruction=instruction
+            ),
+        },
+    ]
+    max_tokens = min(pipeline.max_tokens or FOCUSED_MAX_TOKENS, FOCUSED_MAX_TOKENS)
+    reply = ""
+    for delta in generator.stream(messages, max_tokens=max_tokens):
+        if not first_token:
+            first_token.append(time.perf_counter())
+        reply += delta
+    reply = reply.strip().split("\n")[0].strip()
+    if NONE_REPLY.match(reply) or not reply:
+        said_none.append(True)
+        return []
+    evidence = [best.sentence] + [q.sentence for q in quotes[1:] if q.article_id == best.article_id]
+    source = source_of[best.article_id]
+    written: list[str] = []
+    for sentence in statement_sentences(reply)[:FOCUSED_SENTENCES]:
+        text = re.sub(r"\s*\?+$", ".", " ".join(strip_markers(sentence).split()))
+        if not text or restates_question(text, question):
+            logger.info("dropped a sentence that does not answer: %r", text)
+            continue
+        verdict = _verdict(pipeline, text, evidence, language)
+        detected = answer_language(text, language)
+        _log_check(question, language, text, evidence, verdict, detected)
+        if verdict.supported and detected in (None, language):
+            backing = [evidence[verdict.best] if verdict.best is not None else best.sentence]
+            if writer.statement(text, source, backing):
+                written.append(text)
+        else:
+            logger.info("sentence failed (%s): %r", verdict.reason or f"language {detected}", text)
+    return written
+
+
+def _log_check(
+    question: str,
+    language: str,
+    statement: str,
+    evidence: Sequence[str],
+    verdict: Verdict,
+    detected: str | None,
+) -> None:
+    """One JSON line per checked statement at INFO: why a sentence was kept or dropped, and labelling data."""
+    if logger.isEnabledFor(logging.INFO):
+        record = {
+            "question": question,
+            "language": language,
+            "statement": statement,
+            "evidence": list(evidence),
+            "supported": verdict.supported,
+            "reason": verdict.reason,
+            "detected_language": detected,
+        }
+        logger.info("statement checked: %s", json.dumps(record, ensure_ascii=False))
+
+
+def _verdict(pipeline: Pipeline, statement: str, evidence: Sequence[str], language: str) -> Verdict:
+    """The support check, after the form check (garbled text in ``language`` fails whatever it means)."""
+    problem = malformed(statement, language, evidence)
+    if problem:
+        return Verdict(False, problem, None)
     if pipeline.support is None:
         return Verdict(True, "", None)
     return pipeline.support.check(statement, evidence)
@@ -353,7 +473,7 @@ def _cited(
             continue
         evidence = [s for n in dict.fromkeys(numbers) for s in by_marker[n].sentences]
         body = strip_markers(sentence).strip()
-        verdict = _verdict(pipeline, body, evidence)
+        verdict = _verdict(pipeline, body, evidence, language)
         source = source_of[numbers[0]]
         if verdict.supported:
             own = by_marker[numbers[0]].sentences

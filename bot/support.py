@@ -57,6 +57,7 @@ FALLBACK_SIMILARITY = 0.80
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _JOINED_CHARS = 1200  # the cited sentences joined, for a statement that sums up several
+_CONTAINED_WORDS = 4  # a statement this short made only of evidence words is a fragment of it
 
 # Number words, folded (Cyrillic transliterated by index.keyword.fold), of en/ru/uk/bg/de/fr/es/it/pl.
 # Whole words only: "pet" is Bulgarian five, but "Petr" is a name.
@@ -269,6 +270,11 @@ class _EvidenceWords:
                     capital.add(skeleton)
         return cls(frozenset(folded), frozenset(skeletons), frozenset(capital))
 
+    def has_word(self, word: str) -> bool:
+        """A word of the evidence, inflected or spelled in another script (no skeleton matching)."""
+        f = _folded(word)
+        return f in self.folded or any(_similar(f, other) for other in self.folded)
+
     def has_name(self, word: str) -> bool:
         f = _folded(word)
         if f in self.folded or any(_similar(f, other) for other in self.folded):
@@ -297,6 +303,50 @@ def missing_names(statement: str, evidence: Sequence[str]) -> list[str]:
         if not words.has_name(word) and word not in missing:
             missing.append(word)
     return missing
+
+
+# Letters a language's alphabet lacks, which a small model mixing languages gives away ("вересня" aside).
+_ALIEN_LETTERS: dict[str, frozenset[str]] = {
+    "ru": frozenset("іїєґў"),
+    "uk": frozenset("ыэъё"),
+    "bg": frozenset("ыэёіїєґў"),
+}
+_UNEXPECTED_SCRIPT = re.compile(r"[\u0590-\u08ff\u0e00-\u0eff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+"""Hebrew, Arabic, Thai, kana, CJK, Hangul: none of them belongs in an answer drawn from our articles."""
+
+
+def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> str:
+    """Why ``statement`` is not well-formed text in ``language`` ("" when it is).
+
+    A word mixing Cyrillic and Latin letters ("Pхенья"), a letter the language's alphabet lacks
+    (Ukrainian "і" in a Russian answer) outside a word the evidence has, or a character of a script
+    no article here uses (the small model's stray Chinese): a 1.5B model's garbled translation, which
+    the meaning check can pass.
+    """
+    text = _clean(strip_markers(statement))
+    stray = _UNEXPECTED_SCRIPT.search(text)
+    if stray and not any(stray.group() in sentence for sentence in evidence):
+        return f"character {stray.group()!r} of another script"
+    alien = _ALIEN_LETTERS.get(language, frozenset())
+    known = (
+        {_folded(word) for sentence in evidence for word in _WORD.findall(_clean(sentence))}
+        if alien
+        else set()
+    )
+    for word in _WORD.findall(text):
+        scripts = {_script(char) for char in word if char.isalpha()}
+        if {_SCRIPT_CYRILLIC, _SCRIPT_LATIN} <= scripts:
+            return f"word {word!r} mixes Cyrillic and Latin letters"
+        if alien & set(word.lower()) and _folded(word) not in known:
+            return f"word {word!r} is not {language}"
+    return ""
+
+
+def _contained(statement: str, evidence: Sequence[str]) -> bool:
+    """A short statement whose every content word is a word of the evidence ("Комсомолск на Амур")."""
+    words = _EvidenceWords.of(evidence)
+    content = [w for w in _WORD.findall(_clean(strip_markers(statement))) if len(w) > 2]
+    return 0 < len(content) <= _CONTAINED_WORDS and all(words.has_word(w) for w in content)
 
 
 # -- the checker ---------------------------------------------------------------------------------
@@ -346,8 +396,12 @@ class SupportChecker:
         ]
         similarities = self._similarities(statements, lexical)
         verdicts = []
-        for (_statement, evidence), verdict, scores in zip(statements, lexical, similarities, strict=True):
+        for (statement, evidence), verdict, scores in zip(statements, lexical, similarities, strict=True):
             kept = [i for i, e in enumerate(evidence) if e.strip()]  # indexes back into ``evidence``
+            if verdict.supported and _contained(statement, evidence):
+                # A fragment of the evidence in its own words: an embedding of two words says little.
+                verdicts.append(Verdict(True, "", None if verdict.best is None else kept[verdict.best]))
+                continue
             if not verdict.supported or scores is None:
                 best = None if verdict.best is None else kept[verdict.best]
                 verdicts.append(Verdict(verdict.supported, verdict.reason, best))

@@ -214,7 +214,7 @@ def test_free_text_answers_get_the_same_support_check_sentence_by_sentence(retri
     shown: list[str] = []
     result = answer(QUESTION, [], pipeline, on_token=shown.append)
     assert result.mode == "llm"
-    assert result.text.count("accompanied by the mayor Alexander Zhornik") == 1
+    assert result.text.count("accompanied by the mayor Alexander Zhornik [1]") == 1
     assert "Tupolev" not in result.text
     assert "][" not in result.text and not result.text.rstrip().endswith("[2]")
     assert generator.schemas == [None], "free text: no schema is asked for"
@@ -223,7 +223,12 @@ def test_free_text_answers_get_the_same_support_check_sentence_by_sentence(retri
 
 @pytest.mark.parametrize(
     ("provider", "composition", "expected"),
-    [("local", "auto", "cited"), ("local", "restate", "restate"), ("openai", "auto", "cited"), ("openai", "restate", "restate")],
+    [
+        ("local", "auto", "focused"),
+        ("local", "restate", "restate"),
+        ("openai", "auto", "focused"),
+        ("openai", "cited", "cited"),
+    ],
 )
 def test_the_service_picks_the_composition_and_shares_its_embedder_with_the_checker(
     settings: Settings, embedder: HashEmbedder, provider: str, composition: str, expected: str
@@ -234,3 +239,71 @@ def test_the_service_picks_the_composition_and_shares_its_embedder_with_the_chec
     bot = Newsbot(settings, embedder=embedder)
     assert bot.composition == expected
     assert bot.support.embedder is embedder
+
+
+def test_the_focused_model_reads_one_quote_and_answers_in_the_askers_language(retriever: Retriever) -> None:
+    generator = ScriptedGenerator(
+        lambda _prompt: "The mayor Alexander Zhornik and the governor went with him."
+    )
+    shown: list[str] = []
+    pipeline = _pipeline(retriever, generator, composition="focused")
+    result = answer(QUESTION, [], pipeline, on_token=shown.append)
+    prompt = generator.requests[0][-1]["content"]
+    assert prompt.count("Quoted sentence: ") == 1, "one sentence to read, not all the evidence"
+    assert "Zhornik" in prompt.split("Question:")[0], "the quote it reads is the best one"
+    assert "Question: " + QUESTION in prompt
+    assert prompt.rstrip().endswith(
+        load_prompts().phrase("focused_instruction", "en").format(language="English")
+    )
+    assert "Zhornik and the governor went with him [1]." in result.text
+    assert result.text.index("“") < result.text.index("went with him"), "the quote comes first"
+    assert result.mode == "local"
+    assert result.sources[0].evidence, "the source keeps the sentences the answer relies on"
+    assert "".join(shown) == result.text
+
+
+def test_the_focused_instruction_is_written_in_the_askers_language(retriever: Retriever) -> None:
+    generator = ScriptedGenerator(lambda _prompt: "NONE")
+    answer(
+        "Кто сопровождал Ким Чен Ына на авиазаводе?",
+        [],
+        _pipeline(retriever, generator, composition="focused"),
+    )
+    prompt = generator.requests[0][-1]["content"]
+    assert prompt.rstrip().endswith(load_prompts().phrase("focused_instruction", "ru"))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Kim was accompanied by Sergei Shoigu.",  # a name the quote doesn't have
+        "Kim was accompanied by 12 officials.",  # a figure it doesn't have
+        "Kim was accompanied by the mayor Zh\u043ernik.",  # a Cyrillic letter inside a Latin word: garbled
+        "Кима сопровождал мэр Жорник.",  # not English
+    ],
+)
+def test_a_focused_answer_that_fails_a_check_leaves_only_the_quote(retriever: Retriever, reply: str) -> None:
+    shown: list[str] = []
+    generator = ScriptedGenerator(lambda _prompt: reply)
+    result = answer(
+        QUESTION, [], _pipeline(retriever, generator, composition="focused"), on_token=shown.append
+    )
+    assert reply not in result.text and reply not in "".join(shown)
+    assert "Zhornik" in result.text, "the quote shown first stays"
+    assert result.mode == "extractive"
+
+
+def test_the_focused_model_answering_none_leaves_the_quote(retriever: Retriever) -> None:
+    result = answer(
+        QUESTION, [], _pipeline(retriever, ScriptedGenerator(lambda _p: "NONE"), composition="focused")
+    )
+    assert not result.refused and "Zhornik" in result.text
+    assert result.mode == "extractive"
+
+
+def test_the_focused_model_is_not_asked_when_no_sentence_answers(retriever: Retriever) -> None:
+    generator = ScriptedGenerator()  # any call fails the test
+    pipeline = _pipeline(retriever, generator, composition="focused", min_answer_score=100.0)
+    result = answer("How many journalists came to the plant?", [], pipeline)
+    assert result.refused
+    assert generator.requests == []

@@ -40,7 +40,9 @@ def _gguf(path: Path, arch: str, name: str) -> Path:
         ("bert", "bge-m3", "", ""),
     ],
 )
-def test_the_model_family_sets_the_prompts(tmp_path: Path, arch: str, name: str, query: str, document: str) -> None:
+def test_the_model_family_sets_the_prompts(
+    tmp_path: Path, arch: str, name: str, query: str, document: str
+) -> None:
     family = model_family(_gguf(tmp_path / "model.gguf", arch, name))
     assert family.query_prompt.startswith(query) and (query or not family.query_prompt)
     assert family.document_prompt == document

@@ -455,6 +455,8 @@ def test_a_retry_is_logged_by_us_at_info_not_by_stamina_at_warning(
     retries = [(r.name, r.levelname) for r in caplog.records if "retry" in r.getMessage()]
     assert retries == [("bot.llm", "INFO")]
     assert "503" in caplog.text and "retry 1 in" in caplog.text
+
+
 def test_a_schema_is_sent_as_openai_structured_output_and_no_llama_cpp_field(
     server: respx.MockRouter, client: ChatClient
 ) -> None:

@@ -55,6 +55,12 @@ SAMPLES: dict[str, dict[str, object]] = {
         "question": "Колко е дълъг мостът?",
         "language": "Bulgarian",
     },
+    "focused_system": {},
+    "focused": {
+        "sentence": "Мостът е дълъг 2 километра.",
+        "question": "How long is the bridge?",
+        "instruction": "Answer the question in English, in one short sentence, using only the quoted sentence.",
+    },
     "condense": {
         "history": (Turn("Who opened the bridge?", "The mayor Ivan Petrov opened it [1]."),),
         "question": "When did he do it?",
