@@ -20,7 +20,7 @@ from bot.prompts import Prompts, load_prompts
 from bot.qa import Generator, Pipeline, answer
 from bot.retrieval import Retriever
 from bot.support import SupportChecker
-from index.articles import decode_bytes
+from index.decoding import decode_bytes
 from index.embeddings import Embedder, make_embedder
 from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
