@@ -1,11 +1,25 @@
-"""The store step: Chroma (embedded or a server) through llama-index's ``ChromaVectorStore``.
+"""The store step: Chroma (embedded or a server), one collection of article chunks.
 
 The collection records the embedding model and dimension; opening it with
-another embedder raises ``IndexMismatch``. Chunks carry their article's id and
-fingerprint, and the number of chunks that article has, so a half-written
-article (a reindex killed mid-way) is recognisable and finished next time.
-A ``generation`` counter in the collection metadata moves on every change so
-long-running readers know when to refresh their keyword index.
+another embedder raises ``IndexMismatch``. Each chunk carries a
+``ChunkMetadata``: its article's id and fingerprint, and the number of chunks
+that article has, so a half-written article (a reindex killed mid-way) is
+recognisable and finished next time. A ``generation`` counter in the collection
+metadata moves on every change so long-running readers know when to refresh
+their keyword index.
+
+One interface, Chroma's own collection API, for every operation. llama-index's
+``ChromaVectorStore`` covers only adding nodes and a top-k query; everything
+else the index does (deleting by fingerprint, reading pages of chunks with
+their embeddings, the generation counter, creating the collection with its
+model) needs the collection anyway, and its query reports ``exp(-distance)``,
+which had to be turned back into a cosine similarity. Chroma answers cosine
+distance, and similarity is ``1 - distance``. (llama-index stays where it does
+real work: sentence splitting, ``index.chunking``.) Indexes written through
+llama-index read the same: their extra metadata keys are ignored.
+
+Chroma's telemetry is off through the ``Settings`` every client is made with;
+nothing here touches the environment.
 """
 
 from __future__ import annotations
@@ -13,8 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
-import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,10 +39,7 @@ from filelock import FileLock, Timeout
 from index.config import IndexSettings
 from index.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
-from index.models import Article, ArticleInfo, Chunk, IndexStats
-
-# Chroma's own telemetry and default embedding function must never run.
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +93,7 @@ class Hit:
 
     chunk_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: ChunkMetadata
     similarity: float
 
 
@@ -103,25 +112,23 @@ class ArticleState:
 
 
 def _chroma_settings() -> Any:
+    """Every client's settings: Chroma's telemetry off (its default embedding function is never given)."""
     from chromadb.config import Settings as ChromaSettings
 
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
 class Store:
-    """One Chroma collection of article chunks, reached through ``ChromaVectorStore``."""
+    """One Chroma collection of article chunks."""
 
     def __init__(
         self, client: Any, collection: Any, embedder: Embedder, location: str, data_dir: Path | None
     ):
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.client = client
         self.collection = collection
         self.embedder = embedder
         self.location = location
         self.data_dir = data_dir
-        self.vector_store = ChromaVectorStore(chroma_collection=collection)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -152,10 +159,13 @@ class Store:
             yield page
             offset += len(page["ids"])
 
-    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(self) -> Iterator[tuple[str, str, ChunkMetadata]]:
         """Every stored chunk as (id, text, metadata)."""
         for page in self._pages(["documents", "metadatas"]):
-            yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False)
+            for chunk_id, text, metadata in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False
+            ):
+                yield chunk_id, text, ChunkMetadata.from_dict(metadata)
 
     def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
         """Every stored chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
@@ -167,11 +177,11 @@ class Store:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
         states: dict[str, ArticleState] = {}
         for page in self._pages(["metadatas"]):
-            for metadata in page["metadatas"] or []:
-                state = states.setdefault(str(metadata["article_id"]), ArticleState())
-                fingerprint = str(metadata["fingerprint"])
-                state.counts[fingerprint] += 1
-                state.expected[fingerprint] = int(metadata["n_chunks"])
+            for raw in page["metadatas"] or []:
+                metadata = ChunkMetadata.from_dict(raw)
+                state = states.setdefault(metadata.article_id, ArticleState())
+                state.counts[metadata.fingerprint] += 1
+                state.expected[metadata.fingerprint] = metadata.n_chunks
         return states
 
     def articles(self) -> list[ArticleInfo]:
@@ -179,16 +189,16 @@ class Store:
         seen: dict[str, ArticleInfo] = {}
         chunks: Counter[str] = Counter()
         for _, _, metadata in self.iter_chunks():
-            article_id = str(metadata["article_id"])
+            article_id = metadata.article_id
             chunks[article_id] += 1
             if article_id not in seen:
                 seen[article_id] = ArticleInfo(
                     id=article_id,
-                    title=str(metadata.get("title", article_id)),
-                    language=str(metadata.get("language", "")),
+                    title=metadata.title or article_id,
+                    language=metadata.language,
                     chunks=0,
-                    url=metadata.get("url") or None,
-                    date=metadata.get("date") or None,
+                    url=metadata.url,
+                    date=metadata.date,
                 )
         return [replace(info, chunks=chunks[article_id]) for article_id, info in sorted(seen.items())]
 
@@ -211,22 +221,28 @@ class Store:
         )
 
     def query(self, vector: Vector, k: int) -> list[Hit]:
-        """The ``k`` chunks nearest to ``vector`` by cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
+        """The ``k`` chunks nearest to ``vector`` by cosine similarity (Chroma's HNSW index)."""
         count = self.count()
         if count == 0:
             return []
         with self._guard():
-            result = self.vector_store.query(
-                VectorStoreQuery(query_embedding=list(vector), similarity_top_k=min(k, count))
+            result = self.collection.query(
+                query_embeddings=[list(vector)],
+                n_results=min(k, count),
+                include=["documents", "metadatas", "distances"],
             )
-        hits = []
-        for node, score in zip(result.nodes or [], result.similarities or [], strict=False):
-            # ChromaVectorStore reports exp(-distance); cosine distance is 1 - similarity.
-            similarity = 1.0 + math.log(score) if score > 0 else -1.0
-            hits.append(Hit(node.node_id, node.get_content(), dict(node.metadata), similarity))
-        return hits
+        rows = zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        )
+        # The collection's space is cosine: its distance is 1 - cosine similarity.
+        return [
+            Hit(chunk_id, text or "", ChunkMetadata.from_dict(metadata), 1.0 - float(distance))
+            for chunk_id, text, metadata, distance in rows
+        ]
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -236,39 +252,17 @@ class Store:
             self._write_article(article, chunks, vectors)
 
     def _write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-
         # A half-written earlier attempt at this very version is cleared first (no duplicates).
         self.collection.delete(
             where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
         )
-        nodes: list[BaseNode] = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            metadata: dict[str, Any] = {
-                "article_id": article.id,
-                "fingerprint": article.fingerprint,
-                "n_chunks": len(chunks),
-                "position": chunk.position,
-                "start": chunk.start,
-                "end": chunk.end,
-                "title": article.title,
-                "language": article.language,
-                "url": article.url,
-                "date": article.date,
-                "source": article.source,
-            }
-            node = TextNode(
-                id_=f"{article.id}#{article.fingerprint[:12]}#{chunk.position}",
-                text=chunk.text,
-                embedding=list(vector),
-                metadata={k: v for k, v in metadata.items() if v is not None},
-                start_char_idx=chunk.start,
-                end_char_idx=chunk.end,
+        if chunks:
+            self.collection.add(
+                ids=[f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for chunk in chunks],
+                embeddings=[list(vector) for vector in vectors],
+                documents=[chunk.text for chunk in chunks],
+                metadatas=[ChunkMetadata.of(article, chunk, len(chunks)).to_dict() for chunk in chunks],
             )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.id)
-            nodes.append(node)
-        if nodes:
-            self.vector_store.add(nodes)
         self.collection.delete(
             where={"$and": [{"article_id": article.id}, {"fingerprint": {"$ne": article.fingerprint}}]}
         )
