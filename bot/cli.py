@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -36,6 +37,11 @@ from rich.text import Text
 from bot.config import Settings
 from bot.models import Answer, Turn
 from index.errors import ArticleNotFound, NewsbotError
+
+if TYPE_CHECKING:  # the service is imported by the commands that need it: `--help` stays quick
+    from bot.service import Newsbot
+    from index.models import ReindexReport
+    from index.web_ingest import WebReport
 
 app = typer.Typer(
     help="newsbot: ask a corpus of news articles in any language; every statement cites its source.",
@@ -56,7 +62,7 @@ JsonFlag = Annotated[
 ]
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**overrides: dict[str, Any] | None) -> Settings:
     try:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -115,51 +121,59 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _progress_factory(label: str = "embedding", unit: str = "chunks") -> Callable[[int, int], None]:
-    """A progress bar fed by a (done, total) callback; plain lines when stderr is not a terminal."""
-    if not err.is_terminal:
-        last = [0.0]
+class _ProgressLines:
+    """Progress as a plain line at the start, the end and every 10 s: for a log, not a terminal."""
 
-        def log_line(done: int, total: int) -> None:
-            now = time.monotonic()
-            if total and (done in (0, total) or now - last[0] >= 10):
-                last[0] = now
-                err.print(f"{label}: {done}/{total} {unit} ({done / total:.0%})")
+    def __init__(self, label: str, unit: str) -> None:
+        self.label, self.unit = label, unit
+        self.last = 0.0
 
-        return log_line
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if total and (done in (0, total) or now - self.last >= 10):
+            self.last = now
+            err.print(f"{self.label}: {done}/{total} {self.unit} ({done / total:.0%})")
 
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-    task: list[Any] = []
 
-    def update(done: int, total: int) -> None:
-        if not task:
+class _ProgressBar:
+    """Progress as a bar on the terminal, shown from the first step of work to the last."""
+
+    def __init__(self, label: str, unit: str) -> None:
+        self.bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
             if total == 0:
                 return
-            bar.start()
-            task.append(bar.add_task("embed", total=total))
-        bar.update(task[0], completed=done, total=total)
+            self.bar.start()
+            self.task = self.bar.add_task("embed", total=total)
+        self.bar.update(self.task, completed=done, total=total)
         if done >= total:
-            bar.stop()
-
-    return update
+            self.bar.stop()
 
 
-def _newsbot(settings: Settings) -> Any:
+def _progress_factory(label: str = "embedding", unit: str = "chunks") -> Callable[[int, int], None]:
+    """A progress bar fed by a (done, total) callback; plain lines when stderr is not a terminal."""
+    return _ProgressBar(label, unit) if err.is_terminal else _ProgressLines(label, unit)
+
+
+def _newsbot(settings: Settings) -> Newsbot:
     from bot.service import Newsbot
 
     return Newsbot(settings, progress=_progress_factory)
 
 
-def _print_skipped(report: Any) -> None:
+def _print_skipped(report: ReindexReport) -> None:
     for skipped in report.skipped:
         err.print(f"[yellow]warning:[/yellow] {escape(str(skipped))}", markup=True)
 
@@ -172,16 +186,12 @@ def reindex(
 ) -> None:
     """Bring the index in step with the corpus folder: embed new or changed articles, drop removed ones."""
     with _errors():
-        settings = _settings()
-        from bot.service import Newsbot
-
-        bot = Newsbot(settings, progress=_progress_factory)
-        report = bot.reindex(rebuild=rebuild)
+        report = _newsbot(_settings()).reindex(rebuild=rebuild)
         _print_skipped(report)
         out.print(report.summary())
 
 
-def _print_web(report: Any, reindexed: Any) -> None:
+def _print_web(report: WebReport, reindexed: ReindexReport | None) -> None:
     for saved in report.saved:
         out.print(Text(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}"))
     for url, reason in report.failed:
@@ -225,7 +235,7 @@ def feeds() -> None:
 def stats() -> None:
     """Articles, chunks, languages, embedding model, store location and size."""
     with _errors():
-        info = _newsbot(_settings()).stats()
+        info = _newsbot(_settings()).ensure_index().stats()
         size = f"{info.size_bytes / 1e6:.1f} MB" if info.size_bytes is not None else "n/a (server)"
         languages = ", ".join(f"{lang} {count}" for lang, count in info.languages.items()) or "-"
         dates = f"{info.date_min} … {info.date_max}" if info.date_min else "unknown"
@@ -288,7 +298,7 @@ def show(
             out.print(Text(chunk.text))
 
 
-def _render(answer: Answer, bot: Any) -> str:
+def _render(answer: Answer, bot: Newsbot) -> str:
     from bot.citations import format_sources
 
     sources = format_sources(answer.sources, answer.language, bot.prompts)
@@ -307,6 +317,7 @@ def ask(
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
         with _newsbot(settings) as bot:
+            bot.ensure_index()
             result = bot.answer(question, [])
         if as_json:
             print(json.dumps(answer_record("ask", question, result), ensure_ascii=False))
@@ -324,6 +335,7 @@ def chat(
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
         with _newsbot(settings) as bot:
+            bot.ensure_index()
             history = History(settings.chat.history_turns)
             last: Answer | None = None
             err.print("Ask about the articles. Commands: /reset, /sources, /quit")
@@ -353,7 +365,7 @@ def chat(
                 history.add(Turn(line, last.text, last.language))
 
 
-def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer:
+def _stream_answer(bot: Newsbot, question: str, history: tuple[Turn, ...]) -> Answer:
     """Show the released (cited) text live, then replace it with the final answer and sources."""
     shown: list[str] = []
     with Live(Text("…"), console=out, refresh_per_second=8, transient=True) as live:
@@ -362,7 +374,7 @@ def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer
             shown.append(delta)
             live.update(Text("".join(shown)))
 
-        result: Answer = bot.answer(question, history, on_token=on_token)
+        result = bot.answer(question, history, on_token=on_token)
     out.print(Text(_render(result, bot)))
     out.print()
     return result

@@ -40,7 +40,9 @@ def _gguf(path: Path, arch: str, name: str) -> Path:
         ("bert", "bge-m3", "", ""),
     ],
 )
-def test_the_model_family_sets_the_prompts(tmp_path: Path, arch: str, name: str, query: str, document: str) -> None:
+def test_the_model_family_sets_the_prompts(
+    tmp_path: Path, arch: str, name: str, query: str, document: str
+) -> None:
     family = model_family(_gguf(tmp_path / "model.gguf", arch, name))
     assert family.query_prompt.startswith(query) and (query or not family.query_prompt)
     assert family.document_prompt == document
@@ -120,6 +122,7 @@ def test_questions_find_their_article_across_languages(gemma: GGUFEmbedder, tmp_
         llm={"provider": "extractive"},
     )
     bot = Newsbot(settings, embedder=gemma)
+    bot.ensure_index()
     assert bot.answer("Хто супроводжував Кіма на заводі?", []).retrieved[0] == "escort"
     assert bot.answer("Womit ist Kim nach Russland gereist?", []).retrieved[0] == "train"
     assert bot.answer("How many hours did the negotiations take?", []).retrieved[0] == "talks"

@@ -28,10 +28,13 @@ QUESTIONS = [
 
 
 def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Settings) -> None:
-    settings.llm = settings.llm.model_copy(update={"provider": "local", "max_tokens": 160, "temperature": 0.0})
+    settings.llm = settings.llm.model_copy(
+        update={"provider": "local", "max_tokens": 160, "temperature": 0.0}
+    )
     # The product as shipped: a Russian question over English articles needs the cross-lingual embedder
     # (a hashed bag of words can neither rank nor support-check a translation).
     with Newsbot(settings, embedder=make_embedder(EmbeddingSettings())) as bot:
+        bot.ensure_index()
         server_url = ""
         for question, language, facts in QUESTIONS:
             streamed: list[str] = []
