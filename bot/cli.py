@@ -312,7 +312,7 @@ def ask(
     provider: ProviderOption = None,
 ) -> None:
     """Answer one question with cited sources."""
-    from bot.evaluation import answer_record
+    from bot.answer_record import answer_record
 
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
