@@ -105,6 +105,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger().level
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR if root >= logging.WARNING else logging.WARNING)
+    # trafilatura warns of every page it finds too short; the loader's own skip warning says it once.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
     route_retry_logs()
 
 
