@@ -18,14 +18,13 @@ distance, and similarity is ``1 - distance``. (llama-index stays where it does
 real work: sentence splitting, ``index.chunking``.) Indexes written through
 llama-index read the same: their extra metadata keys are ignored.
 
-Chroma's telemetry is off through the ``Settings`` every client is made with;
-nothing here touches the environment.
+Connecting to Chroma, and turning its failures into errors a person can act
+on, is :mod:`index.chroma_client`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from index.chroma_client import connect, forget_client, storage_errors
 from index.config import IndexSettings
 from index.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
@@ -44,47 +44,6 @@ from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
-_DAMAGE_SIGNS = ("malformed", "not a database", "disk image", "no such table", "corrupt")
-_FULL_SIGNS = ("database or disk is full", "no space left on device")
-
-
-def _storage_error(exc: BaseException, location: str, data_dir: Path | None) -> NewsbotError | None:
-    """A damaged or full local store as one line a person can act on; None for anything else."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or any(
-        sign in text for sign in _FULL_SIGNS
-    ):
-        where = data_dir if data_dir is not None else location
-        return StoreUnavailable(
-            f"no disk space left for the index in {where}: free some space or point "
-            "NEWSBOT_INDEX__DATA_DIR at a disk with room, then run the command again"
-        )
-    if data_dir is not None and any(sign in text for sign in _DAMAGE_SIGNS):
-        reason = " ".join(str(exc).split())[:120]
-        return IndexCorrupt(
-            f"the index at {location} is damaged ({reason}): run `newsbot reindex --rebuild` "
-            "(it moves the damaged copy aside and builds the index afresh)"
-        )
-    return None
-
-
-@contextmanager
-def _storage_errors(location: str, data_dir: Path | None) -> Iterator[None]:
-    """Translate Chroma's damaged-database and disk-full failures; let everything else through."""
-    try:
-        yield
-    except NewsbotError:
-        raise
-    except Exception as exc:
-        translated = _storage_error(exc, location, data_dir)
-        if translated is None:
-            raise
-        raise translated from exc
 
 
 @dataclass(frozen=True)
@@ -111,13 +70,6 @@ class ArticleState:
         )
 
 
-def _chroma_settings() -> Any:
-    """Every client's settings: Chroma's telemetry off (its default embedding function is never given)."""
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-
-
 class Store:
     """One Chroma collection of article chunks."""
 
@@ -133,7 +85,7 @@ class Store:
     # -- reading -------------------------------------------------------------------------------
 
     def _guard(self) -> Any:
-        return _storage_errors(self.location, self.data_dir)
+        return storage_errors(self.location, self.data_dir)
 
     def count(self) -> int:
         with self._guard():
@@ -279,41 +231,10 @@ class Store:
             self.collection.modify(metadata=metadata)
 
 
-def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
-    import chromadb
-
-    if settings.chroma_host:
-        location = f"chroma server http://{settings.chroma_host}:{settings.chroma_port}"
-        try:
-            client = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=_chroma_settings()
-            )
-            client.heartbeat()
-        except Exception as exc:
-            raise StoreUnavailable(
-                f"cannot reach the {location} ({exc.__class__.__name__}); start it or unset "
-                "NEWSBOT_INDEX__CHROMA_HOST"
-            ) from exc
-        return client, location, None
-    path = settings.data_dir / "chroma"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-    except Exception as exc:
-        _forget_client(path)
-        translated = _storage_error(exc, str(path), settings.data_dir)
-        if translated is not None:
-            raise translated from exc
-        raise StoreUnavailable(
-            f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
-        ) from exc
-    return client, str(path), settings.data_dir
-
-
 def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
     """Open the collection; with ``create`` make it when missing. Refuses an index of another model."""
-    client, location, data_dir = _client(settings)
-    with _storage_errors(location, data_dir):
+    client, location, data_dir = connect(settings)
+    with storage_errors(location, data_dir):
         return _open_collection(settings, embedder, client, location, data_dir, create=create)
 
 
@@ -359,8 +280,8 @@ def drop_collection(settings: IndexSettings) -> Path | None:
     aside whole, kept for inspection; the new place is returned so the user can be told.
     """
     try:
-        client, location, data_dir = _client(settings)
-        with _storage_errors(location, data_dir):
+        client, location, data_dir = connect(settings)
+        with storage_errors(location, data_dir):
             existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
             if settings.collection in existing:
                 client.delete_collection(settings.collection)
@@ -373,24 +294,6 @@ def drop_collection(settings: IndexSettings) -> Path | None:
         if settings.chroma_host:
             raise
         return _set_aside(settings, exc)
-
-
-def _forget_client(path: Path) -> None:
-    """Drop Chroma's in-process client for ``path``.
-
-    Chroma keeps one system per path and registers it before starting it, so one that failed to
-    open (a damaged database) would be handed out, half-started, to every later attempt.
-    """
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    with SharedSystemClient._refcount_lock:
-        system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        try:
-            system.stop()
-        except Exception:  # a half-started system may not stop cleanly; it is dropped either way
-            logger.debug("stopping Chroma's failed client for %s", path, exc_info=True)
 
 
 def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
@@ -409,7 +312,7 @@ def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
             f"the index at {store} is damaged and could not be moved aside ({err.strerror}): "
             f"move or delete {store} yourself, then run `newsbot reindex --rebuild`"
         ) from exc
-    _forget_client(store)
+    forget_client(store)
     logger.warning("the index at %s was damaged (%s); moved it to %s", store, exc.__cause__ or exc, target)
     return target
 
