@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
@@ -28,6 +28,12 @@ from index.models import ArticleInfo, IndexStats, ReindexReport
 from index.store import Store, open_store
 from index.uploads import save_upload
 from index.web_ingest import WebReport
+
+if TYPE_CHECKING:  # started only for the providers that need them
+    from urllib.robotparser import RobotFileParser
+
+    from bot.llm import ChatClient
+    from bot.local_llm import LocalModelServer
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +58,10 @@ class Newsbot:
         self._progress = progress
         self._store: Store | None = None
         self._retriever: Retriever | None = None
-        self._server: Any = None
-        self._client: Any = None
+        self._server: LocalModelServer | None = None
+        self._client: ChatClient | None = None
         self._lock = threading.Lock()
-        self._robots: dict[str, Any] = {}  # robots.txt per site, kept between fetches
+        self._robots: dict[str, tuple[RobotFileParser | None, float]] = {}  # per site, kept between fetches
         self._support: SupportChecker | None = None
 
     # -- the index ------------------------------------------------------------------------------
@@ -157,15 +163,13 @@ class Newsbot:
         llm = self.settings.llm
         if llm.provider == "openai":
             self._client = make_chat_client(llm)
-            return self._client  # type: ignore[no-any-return]
+            return self._client
         from bot.local_llm import LocalModelServer
 
-        self._server = LocalModelServer(llm)
-        self._server.start()
-        self._client = make_chat_client(
-            llm, base_url=self._server.base_url, model=self._server.model, llama_cpp=True
-        )
-        return self._client  # type: ignore[no-any-return]
+        self._server = server = LocalModelServer(llm)
+        server.start()
+        self._client = make_chat_client(llm, base_url=server.base_url, model=server.model, llama_cpp=True)
+        return self._client
 
     @property
     def mode(self) -> str:
