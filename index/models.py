@@ -1,4 +1,4 @@
-"""Data that crosses module boundaries on the indexing side: articles, removed furniture, chunks and their stored metadata."""
+"""Data that crosses module boundaries on the indexing side: articles, chunks and what the index stores."""
 
 from __future__ import annotations
 
