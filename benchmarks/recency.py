@@ -152,25 +152,14 @@ def main() -> None:
             f"{len(asked)} questions, {len(STORIES)} stories × 3 dated updates; cue missed in: {missed or 'none'}"
         )
         retriever = Retriever(store, RetrievalSettings(min_score=0.0))
-        ranked = []  # (story, recent, dense hits, keyword hits, vector) per question, embedded once
+        ranked = []  # (story, asks for the latest, recency cue, candidates) per question, embedded once
         for story, question in asked:
             for text in (question, _plain(question)):
-                vector = embedder.embed_queries([text])[0]
-                keyword = retriever.keyword_index().search(text, retriever.settings.candidates)
-                ranked.append(
-                    (
-                        story,
-                        text == question,
-                        asks_for_recent(text),
-                        retriever._dense(vector),
-                        keyword,
-                        vector,
-                    )
-                )
+                ranked.append((story, text == question, asks_for_recent(text), retriever.candidates(text)))
         gaps = []
-        for story, latest, _recent, dense, keyword, vector in ranked:
+        for story, latest, _recent, found in ranked:
             if latest:
-                passages = retriever.fuse(dense, keyword, vector).passages
+                passages = retriever.fuse(found).passages
                 best = {p.article_id: p.score for p in reversed(passages)}
                 updates = [best.get(f"{story}-{n}", 0.0) for n in range(3)]
                 gaps.append(max(updates) - updates[2])
@@ -185,10 +174,10 @@ def main() -> None:
                 )
                 for label, asked_latest in (("latest", True), ("no cue", False)):
                     hits, on_topic, ranks = 0, 0, []
-                    for story, latest, recent, dense, keyword, vector in ranked:
+                    for story, latest, recent, found in ranked:
                         if latest != asked_latest:
                             continue
-                        articles = retriever.fuse(dense, keyword, vector, recent=recent).articles
+                        articles = retriever.fuse(found, recent=recent).articles
                         order = [a for a in articles if a.startswith(story)]
                         on_topic += bool(articles) and articles[0].startswith(story)
                         rank = order.index(f"{story}-2") + 1 if f"{story}-2" in order else 4

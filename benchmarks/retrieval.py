@@ -22,7 +22,7 @@ from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import Question, load_questions  # noqa: E402
 from bot.models import Turn  # noqa: E402
-from bot.retrieval import Retriever  # noqa: E402
+from bot.retrieval import Retriever, asks_for_recent  # noqa: E402
 from index.embeddings import make_embedder  # noqa: E402
 from index.store import open_store  # noqa: E402
 
@@ -75,16 +75,17 @@ def main() -> None:
         text = rule_condense(question.turns[-1], history)
         for _ in range(args.repeat):
             started = time.perf_counter()
-            result = retriever.retrieve(text)
+            found = retriever.candidates(text)
+            result = retriever.fuse(found, recent=asks_for_recent(text))
             latencies.append((time.perf_counter() - started) * 1000)
         if question.answerable:
             ranks.append(next((i for i, a in enumerate(result.articles) if a in question.articles), None))
-            answerable.append(result.best_similarity)
+            answerable.append(found.best_similarity)
         else:
-            unanswerable.append(result.best_similarity)
-    off_topic = [retriever.retrieve(q).best_similarity for q in OFF_TOPIC]
+            unanswerable.append(found.best_similarity)
+    off_topic = [retriever.candidates(q).best_similarity for q in OFF_TOPIC]
 
-    stats = open_store(settings.index, retriever.store.embedder).stats()
+    stats = open_store(settings.index, retriever.embedder).stats()
     print(f"== retrieval ({stats.articles} articles, {stats.chunks} chunks, {stats.embedding_model}) ==")
     cuts = statistics.quantiles(latencies, n=10)
     print(
@@ -109,15 +110,13 @@ def sweep(retriever: Retriever, questions: list[Question], weights: list[float])
     prepared = []
     for question in answerable:
         text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
-        vector = retriever.store.embedder.embed_queries([text])[0]
-        prepared.append((question, text, vector, retriever._dense(vector)))
+        prepared.append((question, retriever.candidates(text)))
     base = retriever.settings
     for weight in weights:
         retriever.settings = base.model_copy(update={"keyword_weight": weight})
         ranks = []
-        for question, text, vector, dense in prepared:
-            keyword = retriever.keyword_index().search(text, base.candidates)
-            articles = retriever.fuse(dense, keyword, vector).articles
+        for question, found in prepared:
+            articles = retriever.fuse(found).articles
             ranks.append(next((i for i, a in enumerate(articles) if a in question.articles), None))
         hit1 = sum(r == 0 for r in ranks) / len(ranks)
         mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
@@ -132,10 +131,9 @@ def sweep_min_score(retriever: Retriever, questions: list[Question], thresholds:
     for question in questions:
         text = rule_condense(question.turns[-1], [Turn(t, "") for t in question.turns[:-1]])
         retriever.settings = base.model_copy(update={"min_score": 1.0})
-        result = retriever.retrieve(
-            text
-        )  # at 1.0 only the keyword rule can keep it; best_similarity is unaffected
-        rows.append((question, result.best_similarity, not result.relevant))
+        found = retriever.candidates(text)
+        kept = retriever.fuse(found).relevant  # at 1.0 only the keyword rule can keep it
+        rows.append((question, found.best_similarity, not kept))
     retriever.settings = base
     for threshold in thresholds:
         right = sum(

@@ -58,6 +58,7 @@ def main() -> None:
         return
     runs = [(name, float(temperature)) for name, temperature in (r.split(":") for r in args.runs.split(","))]
     with Newsbot(settings) as bot, open(args.out, "a", encoding="utf-8") as out:
+        bot.ensure_index()
         pipeline = bot.pipeline()
         generator = pipeline.generator
         assert generator is not None, "set a provider with a model (local or openai)"
@@ -76,7 +77,7 @@ def main() -> None:
                     retrieval.passages,
                     limit=pipeline.evidence_sentences,
                     query_vector=retrieval.query_vector or None,
-                    embedder=pipeline.retriever.store.embedder,
+                    embedder=pipeline.retriever.embedder,
                 )
                 groups, sources = number_evidence(evidence)
                 prepared.append(
@@ -144,6 +145,7 @@ def main() -> None:
 def _from_eval(settings: Settings, question_files: list[str], answer_files: list[str], out_path: str) -> None:
     questions = {q.id: (q, Path(path).stem) for path in question_files for q in load_questions(Path(path))}
     bot = Newsbot(settings)
+    bot.ensure_index()
     pipeline = bot.pipeline() if settings.llm.provider == "extractive" else None
     assert pipeline is not None, "run the import with NEWSBOT_LLM__PROVIDER=extractive"
     with open(out_path, "a", encoding="utf-8") as out:
@@ -159,7 +161,7 @@ def _from_eval(settings: Settings, question_files: list[str], answer_files: list
                     retrieval.passages,
                     limit=pipeline.evidence_sentences,
                     query_vector=retrieval.query_vector or None,
-                    embedder=pipeline.retriever.store.embedder,
+                    embedder=pipeline.retriever.embedder,
                 )
                 groups, _sources = number_evidence(evidence)
                 by_article = {g.article_id: g for g in groups}

@@ -3,6 +3,9 @@
 Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
 setting) into one clear line on standard error with a non-zero exit, and
 keeps standard output for results (`--json` output is nothing but JSON).
+How results look is :mod:`bot.terminal`. The one entry point: settings are
+read and logging configured here and nowhere else, which, with ten commands of
+a few lines each over ``bot.service.Newsbot``, keeps it a little over 350 lines.
 """
 
 from __future__ import annotations
@@ -11,31 +14,34 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-from rich.console import Console
-from rich.live import Live
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from bot.config import Settings
 from bot.models import Answer, Turn
+from bot.terminal import (
+    err,
+    out,
+    print_answer,
+    print_article,
+    print_error,
+    print_skipped,
+    print_sources,
+    print_stats,
+    print_web,
+    progress,
+    stream_answer,
+)
 from index.errors import ArticleNotFound, NewsbotError
+
+if TYPE_CHECKING:  # the service is imported by the commands that need it: `--help` stays quick
+    from bot.service import Newsbot
 
 app = typer.Typer(
     help="newsbot: ask a corpus of news articles in any language; every statement cites its source.",
@@ -43,9 +49,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Markup off: paths, titles and error texts may hold "[/bold]" and must print as they are.
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 logger = logging.getLogger(__name__)
 
 ProviderOption = Annotated[
@@ -56,7 +59,7 @@ JsonFlag = Annotated[
 ]
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**overrides: dict[str, Any] | None) -> Settings:
     try:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -99,6 +102,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger().level
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR if root >= logging.WARNING else logging.WARNING)
+    # trafilatura warns of every page it finds too short; the loader's own skip warning says it once.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
     route_retry_logs()
 
 
@@ -108,60 +113,17 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except NewsbotError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
+        print_error(str(exc))
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
 
 
-def _progress_factory(label: str = "embedding", unit: str = "chunks") -> Callable[[int, int], None]:
-    """A progress bar fed by a (done, total) callback; plain lines when stderr is not a terminal."""
-    if not err.is_terminal:
-        last = [0.0]
-
-        def log_line(done: int, total: int) -> None:
-            now = time.monotonic()
-            if total and (done in (0, total) or now - last[0] >= 10):
-                last[0] = now
-                err.print(f"{label}: {done}/{total} {unit} ({done / total:.0%})")
-
-        return log_line
-
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-    task: list[Any] = []
-
-    def update(done: int, total: int) -> None:
-        if not task:
-            if total == 0:
-                return
-            bar.start()
-            task.append(bar.add_task("embed", total=total))
-        bar.update(task[0], completed=done, total=total)
-        if done >= total:
-            bar.stop()
-
-    return update
-
-
-def _newsbot(settings: Settings) -> Any:
+def _newsbot(settings: Settings) -> Newsbot:
     from bot.service import Newsbot
 
-    return Newsbot(settings, progress=_progress_factory)
-
-
-def _print_skipped(report: Any) -> None:
-    for skipped in report.skipped:
-        err.print(f"[yellow]warning:[/yellow] {escape(str(skipped))}", markup=True)
+    return Newsbot(settings, progress=progress)
 
 
 @app.command()
@@ -172,28 +134,9 @@ def reindex(
 ) -> None:
     """Bring the index in step with the corpus folder: embed new or changed articles, drop removed ones."""
     with _errors():
-        settings = _settings()
-        from bot.service import Newsbot
-
-        bot = Newsbot(settings, progress=_progress_factory)
-        report = bot.reindex(rebuild=rebuild)
-        _print_skipped(report)
+        report = _newsbot(_settings()).reindex(rebuild=rebuild)
+        print_skipped(report)
         out.print(report.summary())
-
-
-def _print_web(report: Any, reindexed: Any) -> None:
-    for saved in report.saved:
-        out.print(Text(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}"))
-    for url, reason in report.failed:
-        err.print(
-            f"[yellow]failed:[/yellow] {escape(reason if url in reason else f'{url}: {reason}')}", markup=True
-        )
-    if reindexed is not None:
-        _print_skipped(reindexed)
-    out.print(
-        report.summary()
-        + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged")
-    )
 
 
 @app.command()
@@ -203,7 +146,7 @@ def add(
     """Fetch articles from the web (a feed adds the articles it links to), save them under corpus/web/ and index them."""
     with _errors():
         report, reindexed = _newsbot(_settings()).add_links(urls)
-        _print_web(report, reindexed)
+        print_web(report, reindexed)
         if report.failed and not report.saved:
             raise typer.Exit(1)
 
@@ -218,24 +161,14 @@ def feeds() -> None:
                 'no feeds to follow: set NEWSBOT_FEEDS__URLS, e.g. ["https://example.com/rss.xml"]'
             )
         report, reindexed = _newsbot(settings).poll_feeds()
-        _print_web(report, reindexed)
+        print_web(report, reindexed)
 
 
 @app.command()
 def stats() -> None:
     """Articles, chunks, languages, embedding model, store location and size."""
     with _errors():
-        info = _newsbot(_settings()).stats()
-        size = f"{info.size_bytes / 1e6:.1f} MB" if info.size_bytes is not None else "n/a (server)"
-        languages = ", ".join(f"{lang} {count}" for lang, count in info.languages.items()) or "-"
-        dates = f"{info.date_min} … {info.date_max}" if info.date_min else "unknown"
-        out.print(f"articles:        {info.articles}")
-        out.print(f"chunks:          {info.chunks}")
-        out.print(f"languages:       {languages}")
-        out.print(f"dates:           {dates}")
-        out.print(f"embedding model: {info.embedding_model} ({info.embedding_dim}-d)")
-        out.print(f"store:           {info.location}")
-        out.print(f"size:            {size}")
+        print_stats(_newsbot(_settings()).ensure_index().stats())
 
 
 @app.command()
@@ -269,30 +202,10 @@ def show(
                 f"no article {article_id!r} in {settings.index.corpus_dir}"
                 + (f": {reason}" if reason else "")
             )
-        out.print(Text(article.title, style="bold"))
-        for key in ("id", "path", "language", "date", "url", "source", "encoding", "fingerprint"):
-            out.print(f"{key + ':':13}{getattr(article, key) or '-'}")
-        if article.removed:
-            out.print("\n[bold]removed before chunking[/bold]", markup=True)
-            for removal in article.removed:
-                snippet = " ".join(removal.text.split())
-                out.print(f"  - {removal.reason}: {snippet[:100]}{'…' if len(snippet) > 100 else ''}")
         chunks = chunk_article(
             article, chunk_size=settings.index.chunk_size, chunk_overlap=settings.index.chunk_overlap
         )
-        out.print(f"\n[bold]{len(chunks)} chunks[/bold]", markup=True)
-        for chunk in chunks:
-            out.print(
-                f"\n[cyan]── chunk {chunk.position} · chars {chunk.start}–{chunk.end} ──[/cyan]", markup=True
-            )
-            out.print(Text(chunk.text))
-
-
-def _render(answer: Answer, bot: Any) -> str:
-    from bot.citations import format_sources
-
-    sources = format_sources(answer.sources, answer.language, bot.prompts)
-    return answer.text + (f"\n\n{sources}" if sources else "")
+        print_article(article, chunks)
 
 
 @app.command()
@@ -302,16 +215,17 @@ def ask(
     provider: ProviderOption = None,
 ) -> None:
     """Answer one question with cited sources."""
-    from bot.evaluation import answer_record
+    from bot.answer_record import answer_record
 
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
         with _newsbot(settings) as bot:
+            bot.ensure_index()
             result = bot.answer(question, [])
         if as_json:
             print(json.dumps(answer_record("ask", question, result), ensure_ascii=False))
         else:
-            out.print(Text(_render(result, bot)))
+            print_answer(result, bot)
 
 
 @app.command()
@@ -324,6 +238,7 @@ def chat(
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
         with _newsbot(settings) as bot:
+            bot.ensure_index()
             history = History(settings.chat.history_turns)
             last: Answer | None = None
             err.print("Ask about the articles. Commands: /reset, /sources, /quit")
@@ -341,31 +256,10 @@ def chat(
                     err.print("history cleared")
                     continue
                 if line == "/sources":
-                    for info in bot.articles():
-                        out.print(
-                            Text(
-                                f"{info.id}  [{info.language}] {info.title}"
-                                + (f" ({info.date})" if info.date else "")
-                            )
-                        )
+                    print_sources(bot.articles())
                     continue
-                last = _stream_answer(bot, line, history.turns)
+                last = stream_answer(bot, line, history.turns)
                 history.add(Turn(line, last.text, last.language))
-
-
-def _stream_answer(bot: Any, question: str, history: tuple[Turn, ...]) -> Answer:
-    """Show the released (cited) text live, then replace it with the final answer and sources."""
-    shown: list[str] = []
-    with Live(Text("…"), console=out, refresh_per_second=8, transient=True) as live:
-
-        def on_token(delta: str) -> None:
-            shown.append(delta)
-            live.update(Text("".join(shown)))
-
-        result: Answer = bot.answer(question, history, on_token=on_token)
-    out.print(Text(_render(result, bot)))
-    out.print()
-    return result
 
 
 @app.command(name="eval")
@@ -450,7 +344,7 @@ def models_fetch(
 
         def stage(name: str, done: int, total: int) -> None:
             if name not in bars:
-                bars[name] = _progress_factory(*labels.get(name, (name, "steps")))
+                bars[name] = progress(*labels.get(name, (name, "steps")))
             bars[name](done, total)
 
         path = fetch_embedder(cache, stage=stage)

@@ -1,8 +1,8 @@
 """`newsbot eval`: run a questions file through the pipeline and score retrieval, citations and answers.
 
-The file format and the per-question JSON are the contract in
-``shared/eval/README.md``: every turn but the last is asked first in one
-session; the last is the one scored.
+The file format is the contract in ``shared/eval/README.md``: every turn but
+the last is asked first in one session; the last is the one scored. Each
+answer is handed on as the JSON record of :mod:`bot.answer_record`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.answer_record import answer_record
 from bot.citations import answer_language, markers, statement_sentences, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
@@ -91,27 +92,6 @@ def load_questions(path: Path) -> list[Question]:
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}:{number}: not a valid question line ({exc})") from exc
     return questions
-
-
-def answer_record(question_id: str, question: str, result: Answer) -> dict[str, Any]:
-    """The JSON object of one answered question (also what `newsbot ask --json` prints)."""
-    by_marker = {s.marker: s for s in result.sources}
-    used = sorted(set(markers(result.text)))
-    return {
-        "id": question_id,
-        "question": question,
-        "answer": result.text,
-        "language": result.language,
-        "refused": result.refused,
-        "citations": [
-            {"marker": m, "article_id": by_marker[m].article_id, "title": by_marker[m].title}
-            for m in used
-            if m in by_marker
-        ],
-        "retrieved": list(result.retrieved),
-        "mode": result.mode,
-        "latency_ms": round(result.latency_ms, 1),
-    }
 
 
 @dataclass

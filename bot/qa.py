@@ -159,7 +159,7 @@ def answer(
         retrieval.passages,
         limit=pipeline.evidence_sentences,
         query_vector=retrieval.query_vector or None,
-        embedder=pipeline.retriever.store.embedder,
+        embedder=pipeline.retriever.embedder,
         min_answer_score=pipeline.min_answer_score,
     )
     quotes = ranked_quotes(evidence)

@@ -46,7 +46,6 @@ import logging
 import re
 import threading
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +53,9 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.models import Passage
-from index.embeddings import Vector
+from index.embeddings import Embedder, Vector
 from index.keyword import KeywordHit, KeywordIndex
+from index.models import ChunkMetadata
 from index.store import Hit, Store
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,22 @@ def freshness(date: str | None, newest: dt.date, half_life_days: float) -> float
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """What each search found for one question, before fusion (benchmarks fuse them under several settings)."""
+
+    vector: Vector
+    dense: tuple[Hit, ...]
+    """Nearest chunks by cosine similarity, best first."""
+    keyword: tuple[KeywordHit, ...]
+    """BM25's best chunks, best first."""
+
+    @property
+    def best_similarity(self) -> float:
+        """Cosine similarity of the best dense hit: the relevance signal ``min_score`` is compared with."""
+        return max((hit.similarity for hit in self.dense), default=0.0)
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """What retrieval found for one question."""
 
@@ -105,8 +121,6 @@ class Retrieval:
     """Best chunks, best first, from the top articles only."""
     articles: tuple[str, ...]
     """Article ids in rank order, without repeats, before any cut to what was cited."""
-    best_similarity: float
-    """Cosine similarity of the best dense hit (the relevance signal)."""
     query_vector: Vector = field(default_factory=list)
 
     @property
@@ -120,17 +134,19 @@ class Retriever:
     def __init__(self, store: Store, settings: RetrievalSettings) -> None:
         self.store = store
         self.settings = settings
+        self.embedder: Embedder = store.embedder
+        """What questions are embedded with: the index's own embedder (evidence scoring uses it too)."""
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._keyword = KeywordIndex([], [])
-        self._chunks: dict[str, tuple[str, dict[str, object]]] = {}
+        self._chunks: dict[str, tuple[str, ChunkMetadata]] = {}
         self._vector_ids: list[str] = []
         self._vectors: np.ndarray | None = None
 
     @property
     def min_score(self) -> float:
         """The relevance threshold in force: the setting, else the one calibrated for the index's embedder."""
-        return min_score_for(self.settings, self.store.embedder.model_name)
+        return min_score_for(self.settings, self.embedder.model_name)
 
     def _refresh(self) -> None:
         generation = self.store.generation
@@ -154,18 +170,16 @@ class Retriever:
                 "exact" if self._vectors is not None else "approximate",
             )
 
-    def keyword_index(self) -> KeywordIndex:
-        """The BM25 index, rebuilt first if the store changed since it was built."""
-        self._refresh()
-        return self._keyword
-
     def retrieve(self, question: str) -> Retrieval:
         """Rank articles and passages for ``question``; empty passages when nothing is relevant enough."""
+        return self.fuse(self.candidates(question), recent=asks_for_recent(question))
+
+    def candidates(self, question: str) -> Candidates:
+        """The chunks dense search and BM25 find for ``question``, each search's best first."""
         self._refresh()
-        vector = self.store.embedder.embed_queries([question])[0]
-        dense = self._dense(vector)
+        vector = self.embedder.embed_queries([question])[0]
         keyword = self._keyword.search(question, self.settings.candidates)
-        return self.fuse(dense, keyword, vector, recent=asks_for_recent(question))
+        return Candidates(vector, tuple(self._dense(vector)), tuple(keyword))
 
     def _dense(self, vector: Vector) -> list[Hit]:
         """The nearest chunks by cosine similarity: exact over the held embeddings, else Chroma's HNSW."""
@@ -180,47 +194,47 @@ class Retriever:
         top = top[np.argsort(-similarities[top], kind="stable")]
         return [Hit(ids[i], *chunks[ids[i]], similarity=float(similarities[i])) for i in top]
 
-    def fuse(
-        self, dense: Sequence[Hit], keyword: Sequence[KeywordHit], vector: Vector, *, recent: bool = False
-    ) -> Retrieval:
+    def fuse(self, found: Candidates, *, recent: bool = False) -> Retrieval:
         """Cosine similarity plus the weighted keyword coverage (and freshness, for ``recent``); then grouping by article."""
-        similarity = {hit.chunk_id: hit.similarity for hit in dense}
+        similarity = {hit.chunk_id: hit.similarity for hit in found.dense}
         floor = min(similarity.values(), default=0.0)
         scores = dict(similarity)
-        for hit in keyword:
+        for hit in found.keyword:
             # A chunk only BM25 found gets the weakest dense score as its base.
             base = scores.get(hit.chunk_id, floor)
             scores[hit.chunk_id] = base + self.settings.keyword_weight * hit.coverage**3
 
-        texts = {hit.chunk_id: (hit.text, hit.metadata) for hit in dense}
+        with self._lock:
+            held = self._chunks
+        # A chunk only BM25 found is looked up among the chunks held for it.
+        stored = {cid: held[cid] for cid in scores if cid in held}
+        stored |= {hit.chunk_id: (hit.text, hit.metadata) for hit in found.dense}
         if recent and self.settings.recency_weight:
-            self._boost_recent(scores, texts)
+            for chunk_id, boost in self._recency_boosts(scores, stored).items():
+                scores[chunk_id] += boost
 
-        passages = []
-        for chunk_id in sorted(scores, key=lambda cid: -scores[cid]):
-            text, meta = texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {}))
-            if text:
-                score, cosine = scores[chunk_id], similarity.get(chunk_id, 0.0)
-                passages.append(_passage(chunk_id, text, meta, score, cosine))
-
+        passages = [
+            _passage(chunk_id, *stored[chunk_id], scores[chunk_id], similarity.get(chunk_id, 0.0))
+            for chunk_id in sorted(scores, key=lambda cid: -scores[cid])
+            if chunk_id in stored and stored[chunk_id][0]
+        ]
         articles: list[str] = []
         for passage in passages:
             if passage.article_id not in articles:
                 articles.append(passage.article_id)
-        best = max(similarity.values(), default=0.0)
-        coverage = max((hit.coverage for hit in keyword), default=0.0)
+        coverage = max((hit.coverage for hit in found.keyword), default=0.0)
         top = set(articles[: self.settings.top_k])
         kept = tuple(p for p in passages if p.article_id in top)
         # Relevant when the meaning is close enough, or when a chunk holds (nearly) every term asked,
         # e.g. a name on its own, whose embedding says little.
-        if best < self.min_score and coverage < self.settings.min_keyword_coverage:
+        if found.best_similarity < self.min_score and coverage < self.settings.min_keyword_coverage:
             kept = ()
-        return Retrieval(passages=kept, articles=tuple(articles), best_similarity=best, query_vector=vector)
+        return Retrieval(passages=kept, articles=tuple(articles), query_vector=found.vector)
 
-    def _boost_recent(
-        self, scores: dict[str, float], texts: dict[str, tuple[str, dict[str, object]]]
-    ) -> None:
-        """Add ``recency_weight`` × freshness to the chunks that match about as well as the best one.
+    def _recency_boosts(
+        self, scores: dict[str, float], stored: dict[str, tuple[str, ChunkMetadata]]
+    ) -> dict[str, float]:
+        """``recency_weight`` × freshness for each chunk that matches about as well as the best one.
 
         Only chunks within ``recency_weight`` of the best score take part, and freshness counts from the
         newest of them: a newer article on another subject neither gains nor sets the scale.
@@ -228,17 +242,18 @@ class Retriever:
         weight = self.settings.recency_weight
         best = max(scores.values(), default=0.0)
         close = {
-            chunk_id: _date((texts.get(chunk_id) or self._chunks.get(chunk_id, ("", {})))[1].get("date"))
+            chunk_id: _date(stored[chunk_id][1].date if chunk_id in stored else None)
             for chunk_id, score in scores.items()
             if score >= best - weight
         }
         newest = max(filter(None, close.values()), default=None)
         if newest is None:
-            return
-        for chunk_id, day in close.items():
-            scores[chunk_id] += weight * freshness(
-                day.isoformat() if day else None, newest, self.settings.recency_half_life_days
-            )
+            return {}
+        return {
+            chunk_id: weight
+            * freshness(day.isoformat() if day else None, newest, self.settings.recency_half_life_days)
+            for chunk_id, day in close.items()
+        }
 
 
 def _date(value: object) -> dt.date | None:
@@ -248,21 +263,17 @@ def _date(value: object) -> dt.date | None:
         return None
 
 
-def _passage(chunk_id: str, text: str, meta: dict[str, object], score: float, similarity: float) -> Passage:
-    def text_of(key: str) -> str | None:
-        value = meta.get(key)
-        return str(value) if value not in (None, "") else None
-
+def _passage(chunk_id: str, text: str, meta: ChunkMetadata, score: float, similarity: float) -> Passage:
     return Passage(
         chunk_id=chunk_id,
-        article_id=str(meta.get("article_id", chunk_id.split("#")[0])),
-        title=text_of("title") or "",
+        article_id=meta.article_id,
+        title=meta.title,
         text=text,
-        language=text_of("language") or "",
+        language=meta.language,
         score=score,
         similarity=similarity,
-        start=int(str(meta.get("start", 0))),
-        end=int(str(meta.get("end", 0))),
-        url=text_of("url"),
-        date=text_of("date"),
+        start=meta.start,
+        end=meta.end,
+        url=meta.url,
+        date=meta.date,
     )

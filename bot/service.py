@@ -1,18 +1,19 @@
-"""The assembled product: settings → embedder, store, retriever, generator → one ``Newsbot`` object.
+"""The composition root: settings → embedder, store, retriever, generator → one ``Newsbot`` object.
 
 Front ends (the CLI, the Telegram bot) build one ``Newsbot`` and call its
-methods; it implements ``bot.models.Backend``. The local model server, when
-used, is started on first need and stopped by ``close()``.
+methods; it implements ``bot.models.Backend``. Nothing heavy happens behind an
+attribute: the entry points call ``ensure_index()`` (which builds a missing or
+empty index, saying so) before answering, and the chat model (the local model
+server, when used) is started by ``start_generator()`` on the first answer and
+stopped by ``close()``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
@@ -20,18 +21,21 @@ from bot.prompts import Prompts, load_prompts
 from bot.qa import Generator, Pipeline, answer
 from bot.retrieval import Retriever
 from bot.support import SupportChecker
-from index.articles import decode_bytes
 from index.embeddings import Embedder, make_embedder
-from index.errors import BadArticle, IndexMissing
+from index.errors import IndexMissing
 from index.ingest import Progress, reindex
 from index.models import ArticleInfo, IndexStats, ReindexReport
 from index.store import Store, open_store
+from index.uploads import save_upload
 from index.web_ingest import WebReport
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:  # started only for the providers that need them
+    from urllib.robotparser import RobotFileParser
 
-_SAFE_NAME = re.compile(r"[^\w.-]+", re.UNICODE)
-_ARTICLE_SUFFIXES = (".txt", ".md")
+    from bot.llm import ChatClient
+    from bot.local_llm import LocalModelServer
+
+logger = logging.getLogger(__name__)
 
 
 class Newsbot:
@@ -54,32 +58,33 @@ class Newsbot:
         self._progress = progress
         self._store: Store | None = None
         self._retriever: Retriever | None = None
-        self._server: Any = None
-        self._client: Any = None
+        self._server: LocalModelServer | None = None
+        self._client: ChatClient | None = None
         self._lock = threading.Lock()
-        self._robots: dict[str, Any] = {}  # robots.txt per site, kept between fetches
+        self._robots: dict[str, tuple[RobotFileParser | None, float]] = {}  # per site, kept between fetches
         self._support: SupportChecker | None = None
 
     # -- the index ------------------------------------------------------------------------------
 
     @property
     def store(self) -> Store:
-        """The open index; built first (with the progress bar) when there is none yet."""
+        """The open index; ``IndexMissing`` (run `newsbot reindex` first) when there is none."""
         if self._store is None:
-            try:
-                self._store = open_store(self.settings.index, self.embedder)
-            except IndexMissing:
-                logger.warning("no index yet: building it from %s", self.settings.index.corpus_dir)
-                self.reindex()
-                self._store = open_store(self.settings.index, self.embedder)
-            else:
-                if self._store.count() == 0:
-                    self.reindex()
+            self._store = open_store(self.settings.index, self.embedder)
         return self._store
 
     def ensure_index(self) -> Store:
-        """Open the index, building it first if there is none."""
-        return self.store
+        """Open the index, building it first (with the progress bar) when it is missing or empty."""
+        try:
+            store = self.store
+        except IndexMissing:
+            logger.warning("no index yet: building it from %s", self.settings.index.corpus_dir)
+            self.reindex()
+            return self.store
+        if store.count() == 0:
+            logger.warning("the index is empty: indexing %s", self.settings.index.corpus_dir)
+            self.reindex()
+        return store
 
     @property
     def retriever(self) -> Retriever:
@@ -102,35 +107,11 @@ class Newsbot:
 
     def add_article(self, filename: str, data: bytes) -> ReindexReport:
         """Save an uploaded article into the corpus (never overwriting another) and index it."""
-        path = self.save_article(filename, data)
+        path = save_upload(
+            filename, data, self.settings.index.corpus_dir, max_bytes=self.settings.index.max_file_bytes
+        )
         logger.info("saved upload as %s", path)
         return self.reindex()
-
-    def save_article(self, filename: str, data: bytes) -> Path:
-        name = _SAFE_NAME.sub("_", Path(filename).name).strip("._") or "article.txt"
-        suffix = Path(name).suffix.lower()
-        if suffix not in _ARTICLE_SUFFIXES:
-            raise BadArticle(f"{filename}: only .txt and .md articles can be added")
-        if len(data) > self.settings.index.max_file_bytes:
-            raise BadArticle(
-                f"{filename}: {len(data):,} bytes is over the {self.settings.index.max_file_bytes:,}-byte limit"
-            )
-        text, _encoding = decode_bytes(data, filename)
-        if not text.strip():
-            raise BadArticle(f"{filename}: the file is empty")
-        folder = self.settings.index.corpus_dir / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        stem, target = Path(name).stem, folder / name
-        counter = 1
-        while target.exists():
-            if target.read_bytes() == text.encode("utf-8"):
-                return target
-            counter += 1
-            target = folder / f"{stem}-{counter}{suffix}"
-        temporary = target.with_suffix(target.suffix + ".part")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)
-        return target
 
     def add_links(self, urls: Sequence[str]) -> tuple[WebReport, ReindexReport | None]:
         """Fetch article pages and feeds, save their articles into the corpus and index them."""
@@ -168,9 +149,8 @@ class Newsbot:
 
     # -- answering -------------------------------------------------------------------------------
 
-    @property
-    def generator(self) -> Generator | None:
-        """The chat model the settings ask for, started on first use (None for extractive)."""
+    def start_generator(self) -> Generator | None:
+        """The chat model the settings ask for (None for extractive); the local model server starts on the first call."""
         with self._lock:
             if not self._generator_ready:
                 self._generator = self._make_generator()
@@ -183,15 +163,13 @@ class Newsbot:
         llm = self.settings.llm
         if llm.provider == "openai":
             self._client = make_chat_client(llm)
-            return self._client  # type: ignore[no-any-return]
+            return self._client
         from bot.local_llm import LocalModelServer
 
-        self._server = LocalModelServer(llm)
-        self._server.start()
-        self._client = make_chat_client(
-            llm, base_url=self._server.base_url, model=self._server.model, llama_cpp=True
-        )
-        return self._client  # type: ignore[no-any-return]
+        self._server = server = LocalModelServer(llm)
+        server.start()
+        self._client = make_chat_client(llm, base_url=server.base_url, model=server.model, llama_cpp=True)
+        return self._client
 
     @property
     def mode(self) -> str:
@@ -218,7 +196,7 @@ class Newsbot:
         return Pipeline(
             retriever=self.retriever,
             prompts=self.prompts,
-            generator=self.generator,
+            generator=self.start_generator(),
             mode=self.mode,
             evidence_sentences=self.settings.retrieval.evidence_sentences,
             max_question_chars=self.settings.retrieval.max_question_chars,

@@ -1,8 +1,9 @@
-"""Data that crosses module boundaries on the indexing side: articles, removed furniture, chunks."""
+"""Data that crosses module boundaries on the indexing side: articles, chunks and what the index stores."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -67,6 +68,70 @@ class Chunk:
     @property
     def id(self) -> str:
         return f"{self.article_id}#{self.position}"
+
+
+@dataclass(frozen=True)
+class ChunkMetadata:
+    """What the index stores beside each chunk's text and vector: its place in its article, and the article.
+
+    ``fingerprint`` and ``n_chunks`` let a reindex tell a whole article from a half-written one.
+    Written by ``index.store`` and read back there and by retrieval, always through this class.
+    """
+
+    article_id: str
+    fingerprint: str
+    n_chunks: int
+    position: int
+    start: int
+    end: int
+    title: str
+    language: str
+    url: str | None = None
+    date: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def of(cls, article: Article, chunk: Chunk, n_chunks: int) -> ChunkMetadata:
+        """The metadata of one of an article's ``n_chunks`` chunks."""
+        return cls(
+            article_id=article.id,
+            fingerprint=article.fingerprint,
+            n_chunks=n_chunks,
+            position=chunk.position,
+            start=chunk.start,
+            end=chunk.end,
+            title=article.title,
+            language=article.language,
+            url=article.url,
+            date=article.date,
+            source=article.source,
+        )
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The flat dict the store keeps; absent values left out (Chroma takes no None)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ChunkMetadata:
+        """Read back what ``to_dict`` wrote; other keys (an older index's) are ignored, empty texts are absent."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value not in (None, "") else None
+
+        return cls(
+            article_id=str(data["article_id"]),
+            fingerprint=str(data["fingerprint"]),
+            n_chunks=int(str(data["n_chunks"])),
+            position=int(str(data["position"])),
+            start=int(str(data["start"])),
+            end=int(str(data["end"])),
+            title=text("title") or "",
+            language=text("language") or "",
+            url=text("url"),
+            date=text("date"),
+            source=text("source"),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,31 @@
-"""The store step: Chroma (embedded or a server) through llama-index's ``ChromaVectorStore``.
+"""The store step: Chroma (embedded or a server), one collection of article chunks.
 
 The collection records the embedding model and dimension; opening it with
-another embedder raises ``IndexMismatch``. Chunks carry their article's id and
-fingerprint, and the number of chunks that article has, so a half-written
-article (a reindex killed mid-way) is recognisable and finished next time.
-A ``generation`` counter in the collection metadata moves on every change so
-long-running readers know when to refresh their keyword index.
+another embedder raises ``IndexMismatch``. Each chunk carries a
+``ChunkMetadata``: its article's id and fingerprint, and the number of chunks
+that article has, so a half-written article (a reindex killed mid-way) is
+recognisable and finished next time. A ``generation`` counter in the collection
+metadata moves on every change so long-running readers know when to refresh
+their keyword index.
+
+One interface, Chroma's own collection API, for every operation. llama-index's
+``ChromaVectorStore`` covers only adding nodes and a top-k query; everything
+else the index does (deleting by fingerprint, reading pages of chunks with
+their embeddings, the generation counter, creating the collection with its
+model) needs the collection anyway, and its query reports ``exp(-distance)``,
+which had to be turned back into a cosine similarity. Chroma answers cosine
+distance, and similarity is ``1 - distance``. (llama-index stays where it does
+real work: sentence splitting, ``index.chunking``.) Indexes written through
+llama-index read the same: their extra metadata keys are ignored.
+
+Connecting to Chroma, and turning its failures into errors a person can act
+on, is :mod:`index.chroma_client`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
-import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,58 +35,15 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from index.chroma_client import connect, forget_client, storage_errors
 from index.config import IndexSettings
 from index.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
-from index.models import Article, ArticleInfo, Chunk, IndexStats
-
-# Chroma's own telemetry and default embedding function must never run.
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
 
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
-_DAMAGE_SIGNS = ("malformed", "not a database", "disk image", "no such table", "corrupt")
-_FULL_SIGNS = ("database or disk is full", "no space left on device")
-
-
-def _storage_error(exc: BaseException, location: str, data_dir: Path | None) -> NewsbotError | None:
-    """A damaged or full local store as one line a person can act on; None for anything else."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or any(
-        sign in text for sign in _FULL_SIGNS
-    ):
-        where = data_dir if data_dir is not None else location
-        return StoreUnavailable(
-            f"no disk space left for the index in {where}: free some space or point "
-            "NEWSBOT_INDEX__DATA_DIR at a disk with room, then run the command again"
-        )
-    if data_dir is not None and any(sign in text for sign in _DAMAGE_SIGNS):
-        reason = " ".join(str(exc).split())[:120]
-        return IndexCorrupt(
-            f"the index at {location} is damaged ({reason}): run `newsbot reindex --rebuild` "
-            "(it moves the damaged copy aside and builds the index afresh)"
-        )
-    return None
-
-
-@contextmanager
-def _storage_errors(location: str, data_dir: Path | None) -> Iterator[None]:
-    """Translate Chroma's damaged-database and disk-full failures; let everything else through."""
-    try:
-        yield
-    except NewsbotError:
-        raise
-    except Exception as exc:
-        translated = _storage_error(exc, location, data_dir)
-        if translated is None:
-            raise
-        raise translated from exc
 
 
 @dataclass(frozen=True)
@@ -84,7 +52,7 @@ class Hit:
 
     chunk_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: ChunkMetadata
     similarity: float
 
 
@@ -102,31 +70,22 @@ class ArticleState:
         )
 
 
-def _chroma_settings() -> Any:
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-
-
 class Store:
-    """One Chroma collection of article chunks, reached through ``ChromaVectorStore``."""
+    """One Chroma collection of article chunks."""
 
     def __init__(
         self, client: Any, collection: Any, embedder: Embedder, location: str, data_dir: Path | None
     ):
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.client = client
         self.collection = collection
         self.embedder = embedder
         self.location = location
         self.data_dir = data_dir
-        self.vector_store = ChromaVectorStore(chroma_collection=collection)
 
     # -- reading -------------------------------------------------------------------------------
 
     def _guard(self) -> Any:
-        return _storage_errors(self.location, self.data_dir)
+        return storage_errors(self.location, self.data_dir)
 
     def count(self) -> int:
         with self._guard():
@@ -152,10 +111,13 @@ class Store:
             yield page
             offset += len(page["ids"])
 
-    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(self) -> Iterator[tuple[str, str, ChunkMetadata]]:
         """Every stored chunk as (id, text, metadata)."""
         for page in self._pages(["documents", "metadatas"]):
-            yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False)
+            for chunk_id, text, metadata in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False
+            ):
+                yield chunk_id, text, ChunkMetadata.from_dict(metadata)
 
     def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
         """Every stored chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
@@ -167,11 +129,11 @@ class Store:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
         states: dict[str, ArticleState] = {}
         for page in self._pages(["metadatas"]):
-            for metadata in page["metadatas"] or []:
-                state = states.setdefault(str(metadata["article_id"]), ArticleState())
-                fingerprint = str(metadata["fingerprint"])
-                state.counts[fingerprint] += 1
-                state.expected[fingerprint] = int(metadata["n_chunks"])
+            for raw in page["metadatas"] or []:
+                metadata = ChunkMetadata.from_dict(raw)
+                state = states.setdefault(metadata.article_id, ArticleState())
+                state.counts[metadata.fingerprint] += 1
+                state.expected[metadata.fingerprint] = metadata.n_chunks
         return states
 
     def articles(self) -> list[ArticleInfo]:
@@ -179,16 +141,16 @@ class Store:
         seen: dict[str, ArticleInfo] = {}
         chunks: Counter[str] = Counter()
         for _, _, metadata in self.iter_chunks():
-            article_id = str(metadata["article_id"])
+            article_id = metadata.article_id
             chunks[article_id] += 1
             if article_id not in seen:
                 seen[article_id] = ArticleInfo(
                     id=article_id,
-                    title=str(metadata.get("title", article_id)),
-                    language=str(metadata.get("language", "")),
+                    title=metadata.title or article_id,
+                    language=metadata.language,
                     chunks=0,
-                    url=metadata.get("url") or None,
-                    date=metadata.get("date") or None,
+                    url=metadata.url,
+                    date=metadata.date,
                 )
         return [replace(info, chunks=chunks[article_id]) for article_id, info in sorted(seen.items())]
 
@@ -211,22 +173,28 @@ class Store:
         )
 
     def query(self, vector: Vector, k: int) -> list[Hit]:
-        """The ``k`` chunks nearest to ``vector`` by cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
+        """The ``k`` chunks nearest to ``vector`` by cosine similarity (Chroma's HNSW index)."""
         count = self.count()
         if count == 0:
             return []
         with self._guard():
-            result = self.vector_store.query(
-                VectorStoreQuery(query_embedding=list(vector), similarity_top_k=min(k, count))
+            result = self.collection.query(
+                query_embeddings=[list(vector)],
+                n_results=min(k, count),
+                include=["documents", "metadatas", "distances"],
             )
-        hits = []
-        for node, score in zip(result.nodes or [], result.similarities or [], strict=False):
-            # ChromaVectorStore reports exp(-distance); cosine distance is 1 - similarity.
-            similarity = 1.0 + math.log(score) if score > 0 else -1.0
-            hits.append(Hit(node.node_id, node.get_content(), dict(node.metadata), similarity))
-        return hits
+        rows = zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        )
+        # The collection's space is cosine: its distance is 1 - cosine similarity.
+        return [
+            Hit(chunk_id, text or "", ChunkMetadata.from_dict(metadata), 1.0 - float(distance))
+            for chunk_id, text, metadata, distance in rows
+        ]
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -236,39 +204,17 @@ class Store:
             self._write_article(article, chunks, vectors)
 
     def _write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-
         # A half-written earlier attempt at this very version is cleared first (no duplicates).
         self.collection.delete(
             where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
         )
-        nodes: list[BaseNode] = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            metadata: dict[str, Any] = {
-                "article_id": article.id,
-                "fingerprint": article.fingerprint,
-                "n_chunks": len(chunks),
-                "position": chunk.position,
-                "start": chunk.start,
-                "end": chunk.end,
-                "title": article.title,
-                "language": article.language,
-                "url": article.url,
-                "date": article.date,
-                "source": article.source,
-            }
-            node = TextNode(
-                id_=f"{article.id}#{article.fingerprint[:12]}#{chunk.position}",
-                text=chunk.text,
-                embedding=list(vector),
-                metadata={k: v for k, v in metadata.items() if v is not None},
-                start_char_idx=chunk.start,
-                end_char_idx=chunk.end,
+        if chunks:
+            self.collection.add(
+                ids=[f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for chunk in chunks],
+                embeddings=[list(vector) for vector in vectors],
+                documents=[chunk.text for chunk in chunks],
+                metadatas=[ChunkMetadata.of(article, chunk, len(chunks)).to_dict() for chunk in chunks],
             )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.id)
-            nodes.append(node)
-        if nodes:
-            self.vector_store.add(nodes)
         self.collection.delete(
             where={"$and": [{"article_id": article.id}, {"fingerprint": {"$ne": article.fingerprint}}]}
         )
@@ -285,41 +231,10 @@ class Store:
             self.collection.modify(metadata=metadata)
 
 
-def _client(settings: IndexSettings) -> tuple[Any, str, Path | None]:
-    import chromadb
-
-    if settings.chroma_host:
-        location = f"chroma server http://{settings.chroma_host}:{settings.chroma_port}"
-        try:
-            client = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=_chroma_settings()
-            )
-            client.heartbeat()
-        except Exception as exc:
-            raise StoreUnavailable(
-                f"cannot reach the {location} ({exc.__class__.__name__}); start it or unset "
-                "NEWSBOT_INDEX__CHROMA_HOST"
-            ) from exc
-        return client, location, None
-    path = settings.data_dir / "chroma"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-    except Exception as exc:
-        _forget_client(path)
-        translated = _storage_error(exc, str(path), settings.data_dir)
-        if translated is not None:
-            raise translated from exc
-        raise StoreUnavailable(
-            f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
-        ) from exc
-    return client, str(path), settings.data_dir
-
-
 def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
     """Open the collection; with ``create`` make it when missing. Refuses an index of another model."""
-    client, location, data_dir = _client(settings)
-    with _storage_errors(location, data_dir):
+    client, location, data_dir = connect(settings)
+    with storage_errors(location, data_dir):
         return _open_collection(settings, embedder, client, location, data_dir, create=create)
 
 
@@ -365,8 +280,8 @@ def drop_collection(settings: IndexSettings) -> Path | None:
     aside whole, kept for inspection; the new place is returned so the user can be told.
     """
     try:
-        client, location, data_dir = _client(settings)
-        with _storage_errors(location, data_dir):
+        client, location, data_dir = connect(settings)
+        with storage_errors(location, data_dir):
             existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
             if settings.collection in existing:
                 client.delete_collection(settings.collection)
@@ -379,24 +294,6 @@ def drop_collection(settings: IndexSettings) -> Path | None:
         if settings.chroma_host:
             raise
         return _set_aside(settings, exc)
-
-
-def _forget_client(path: Path) -> None:
-    """Drop Chroma's in-process client for ``path``.
-
-    Chroma keeps one system per path and registers it before starting it, so one that failed to
-    open (a damaged database) would be handed out, half-started, to every later attempt.
-    """
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    with SharedSystemClient._refcount_lock:
-        system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        try:
-            system.stop()
-        except Exception:  # a half-started system may not stop cleanly; it is dropped either way
-            logger.debug("stopping Chroma's failed client for %s", path, exc_info=True)
 
 
 def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
@@ -415,7 +312,7 @@ def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
             f"the index at {store} is damaged and could not be moved aside ({err.strerror}): "
             f"move or delete {store} yourself, then run `newsbot reindex --rebuild`"
         ) from exc
-    _forget_client(store)
+    forget_client(store)
     logger.warning("the index at %s was damaged (%s); moved it to %s", store, exc.__cause__ or exc, target)
     return target
 

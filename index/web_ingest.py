@@ -10,7 +10,7 @@ usual incremental reindex, done by the caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,12 @@ class WebReport:
     saved: list[Saved] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     feeds_unchanged: int = 0
+
+    def include(self, other: WebReport) -> None:
+        """Add what ``other`` did to this report."""
+        self.saved.extend(other.saved)
+        self.failed.extend(other.failed)
+        self.feeds_unchanged += other.feeds_unchanged
 
     @property
     def changed(self) -> bool:
@@ -83,28 +89,22 @@ def save_page(fetched: Fetched, corpus_dir: Path, *, date: str | None = None) ->
 
 
 def _add_items(
-    fetcher: Fetcher,
-    corpus_dir: Path,
-    feed: Fetched,
-    report: WebReport,
-    seen: list[str] | None,
-    max_items: int,
-) -> bool:
-    """Add the feed's items not seen before; whether every one of them could be added."""
-    complete = True
+    fetcher: Fetcher, corpus_dir: Path, feed: Fetched, seen: Collection[str], max_items: int
+) -> tuple[WebReport, list[str]]:
+    """The feed's items not seen before, each saved or failed, and the links of those saved."""
+    report = WebReport()
+    added: list[str] = []
     for item in feed_items(feed.body, feed.url)[:max_items]:
-        if seen is not None and item.link in seen:
+        if item.link in seen or item.link in added:
             continue
         try:
             page = fetcher.get(item.link)
             report.saved.append(save_page(page, corpus_dir, date=item.date))
         except FetchError as exc:
             report.failed.append((item.link, str(exc)))
-            complete = False
             continue
-        if seen is not None:
-            seen.append(item.link)
-    return complete
+        added.append(item.link)
+    return report, added
 
 
 def add_links(
@@ -121,8 +121,13 @@ def add_links(
         try:
             fetched = fetcher.get(url)
             if looks_like_feed(fetched.body, fetched.content_type):
-                seen = state.record(url).seen if state is not None else None
-                _add_items(fetcher, corpus_dir, fetched, report, seen, max_items)
+                record = state.record(url) if state is not None else None
+                items, added = _add_items(
+                    fetcher, corpus_dir, fetched, record.seen if record else (), max_items
+                )
+                report.include(items)
+                if record is not None:
+                    record.seen.extend(added)
             else:
                 report.saved.append(save_page(fetched, corpus_dir))
         except FetchError as exc:
@@ -152,7 +157,10 @@ def poll_feeds(
                 raise FetchError(
                     f"{url}: not an RSS or Atom feed ({fetched.content_type or 'no content type'})"
                 )
-            complete = _add_items(fetcher, corpus_dir, fetched, report, record.seen, max_items)
+            items, added = _add_items(fetcher, corpus_dir, fetched, record.seen, max_items)
+            report.include(items)
+            record.seen.extend(added)
+            complete = not items.failed
             record.etag = fetched.headers.get("etag") if complete else None
             record.last_modified = fetched.headers.get("last-modified") if complete else None
         except FetchError as exc:

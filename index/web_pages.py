@@ -28,8 +28,6 @@ HTML_SUFFIXES = frozenset({".html", ".htm"})
 WEB_FOLDER = "web"
 _SLUG_CHARS = 60
 _MIN_WORDS = 10
-# trafilatura logs every page it finds too short at WARNING; our own skip warning says it once.
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)

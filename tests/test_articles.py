@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import article_id, decode_bytes, load_article, load_corpus, parse_dateline
+from index.articles import article_id, load_article, load_corpus
+from index.decoding import decode_bytes
 from index.errors import BadArticle, ConfigError
+from index.metadata import parse_dateline
 from index.models import Article
 from tests._articles_pages import EN, EN_TITLE, RU, RU_TITLE, UK, UK_TITLE, page
 
@@ -119,7 +121,7 @@ def test_broken_front_matter_warns_and_still_reads_its_fields(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = "---\ntitle: Flood: the river rises\nurl: https://example.org/flood\n---\n" + RU_PAGE
-    with caplog.at_level(logging.WARNING, logger="index.articles"):
+    with caplog.at_level(logging.WARNING, logger="index.metadata"):
         article = load(tmp_path, "a.md", text)
     assert article.title == "Flood: the river rises"
     assert article.url == "https://example.org/flood"
@@ -132,7 +134,7 @@ def test_broken_front_matter_without_fields_stays_in_the_text(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = "---\n[ unclosed, list\nThe river rose overnight.\n---\n" + EN_PAGE
-    with caplog.at_level(logging.WARNING, logger="index.articles"):
+    with caplog.at_level(logging.WARNING, logger="index.metadata"):
         article = load(tmp_path, "a.md", text)
     assert article.text.startswith("[ unclosed, list\n\nThe river rose overnight.\n\n")
     assert article.text.endswith(EN_PAGE)
@@ -296,7 +298,7 @@ def test_missing_corpus_folder_names_the_setting(tmp_path: Path) -> None:
 def test_front_matter_value_of_the_wrong_type_is_dropped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, front_matter: str, field: str
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="index.articles"):
+    with caplog.at_level(logging.WARNING, logger="index.metadata"):
         article = load(tmp_path, "a.md", f"---\n{front_matter}\n---\n{EN_PAGE}")
     assert getattr(article, field) in (None, EN_TITLE)  # the title is derived from the text instead
     assert f"front matter {field}" in caplog.text and "ignored" in caplog.text

@@ -122,6 +122,7 @@ def test_questions_find_their_article_across_languages(gemma: GGUFEmbedder, tmp_
         llm={"provider": "extractive"},
     )
     bot = Newsbot(settings, embedder=gemma)
+    bot.ensure_index()
     assert bot.answer("Хто супроводжував Кіма на заводі?", []).retrieved[0] == "escort"
     assert bot.answer("Womit ist Kim nach Russland gereist?", []).retrieved[0] == "train"
     assert bot.answer("How many hours did the negotiations take?", []).retrieved[0] == "talks"

@@ -20,7 +20,7 @@ from tests.fakes import HashEmbedder
 
 def _ids(settings: Settings, embedder: HashEmbedder) -> list[str]:
     store = open_store(settings.index, embedder)
-    return sorted({str(m["article_id"]) for _, _, m in store.iter_chunks()})
+    return sorted({m.article_id for _, _, m in store.iter_chunks()})
 
 
 def test_first_reindex_adds_every_article(settings: Settings, embedder: HashEmbedder) -> None:
@@ -50,7 +50,7 @@ def test_changed_article_is_the_only_one_embedded_again(settings: Settings, embe
     before = embedder.texts_embedded
     report = reindex(settings.index, embedder)
     assert report.updated == ("plant",)
-    texts = [t for _, t, m in store.iter_chunks() if m["article_id"] == "plant"]
+    texts = [t for _, t, m in store.iter_chunks() if m.article_id == "plant"]
     assert any("Saturday" in t for t in texts)
     assert not any("Zhornik" in t for t in texts), "the old version's chunks must be gone"
     assert embedder.texts_embedded - before == len(texts)
@@ -145,12 +145,12 @@ def test_half_written_article_is_finished_without_duplicates(
     """A reindex killed after writing part of an article's chunks is completed by the next run."""
     reindex(settings.index, embedder)
     store = open_store(settings.index, embedder)
-    plant_ids = [cid for cid, _, m in store.iter_chunks() if m["article_id"] == "plant"]
+    plant_ids = [cid for cid, _, m in store.iter_chunks() if m.article_id == "plant"]
     assert len(plant_ids) > 1
     store.collection.delete(ids=plant_ids[1:])  # what a kill between two writes leaves behind
     report = reindex(settings.index, embedder)
     assert report.updated == ("plant",)
-    after = [cid for cid, _, m in store.iter_chunks() if m["article_id"] == "plant"]
+    after = [cid for cid, _, m in store.iter_chunks() if m.article_id == "plant"]
     assert sorted(after) == sorted(plant_ids)
 
 

@@ -34,6 +34,7 @@ def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Set
     # The product as shipped: a Russian question over English articles needs the cross-lingual embedder
     # (a hashed bag of words can neither rank nor support-check a translation).
     with Newsbot(settings, embedder=make_embedder(EmbeddingSettings())) as bot:
+        bot.ensure_index()
         server_url = ""
         for question, language, facts in QUESTIONS:
             streamed: list[str] = []

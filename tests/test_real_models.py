@@ -47,6 +47,7 @@ def test_a_question_finds_the_article_in_another_language(e5: E5Embedder, tmp_pa
         llm={"provider": "extractive"},
     )
     bot = Newsbot(settings, embedder=e5)
+    bot.ensure_index()
     assert bot.answer("How long is the new bridge in Varna?", []).retrieved[0] == "bridge"
     assert bot.answer("Wie war die Weizenernte?", []).retrieved[0] == "harvest"
     answer = bot.answer("Где открыли новую станцию метро?", [])
@@ -62,9 +63,9 @@ def test_extractive_eval_on_the_shared_questions_keeps_every_promise(e5: E5Embed
         llm={"provider": "extractive"},
     )
     records: list[dict[str, object]] = []
-    summary = run_eval(
-        load_questions(SHARED_QUESTIONS), Newsbot(settings, embedder=e5), on_result=records.append
-    )
+    bot = Newsbot(settings, embedder=e5)
+    bot.ensure_index()
+    summary = run_eval(load_questions(SHARED_QUESTIONS), bot, on_result=records.append)
     # Promises that hold for every question, whatever it asks:
     assert summary["markers_without_source"] == 0
     assert summary["cited_sentence_share"] == 1.0

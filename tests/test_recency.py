@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.retrieval import Retriever, asks_for_recent, freshness
+from bot.retrieval import Candidates, Retriever, asks_for_recent, freshness
 from index.ingest import reindex
 from index.store import Hit, open_store
 from tests.fakes import HashEmbedder
@@ -68,9 +68,12 @@ def _dated_corpus(folder: Path) -> None:
 
 
 def _hit(article: str, similarity: float, retriever: Retriever) -> Hit:
-    chunk_id = next(cid for cid, (_, meta) in retriever._chunks.items() if meta["article_id"] == article)
-    text, meta = retriever._chunks[chunk_id]
+    chunk_id, text, meta = next(c for c in retriever.store.iter_chunks() if c[2].article_id == article)
     return Hit(chunk_id, text, meta, similarity=similarity)
+
+
+def _dense(*hits: Hit) -> Candidates:
+    return Candidates(vector=[], dense=hits, keyword=())
 
 
 def test_a_question_about_the_latest_news_prefers_the_newest_of_close_matches(
@@ -80,12 +83,13 @@ def test_a_question_about_the_latest_news_prefers_the_newest_of_close_matches(
     _dated_corpus(settings.index.corpus_dir)
     reindex(settings.index, embedder)
     retriever = Retriever(open_store(settings.index, embedder), settings.retrieval)
-    retriever.keyword_index()  # loads the chunks and the newest date
-    close = [_hit("old", 0.80, retriever), _hit("undated", 0.79, retriever), _hit("new", 0.78, retriever)]
-    assert retriever.fuse(close, [], [], recent=False).articles == ("old", "undated", "new")
-    assert retriever.fuse(close, [], [], recent=True).articles == ("new", "old", "undated")
-    clearly_better = [_hit("old", 0.90, retriever), _hit("new", 0.78, retriever)]
-    assert retriever.fuse(clearly_better, [], [], recent=True).articles[0] == "old"
+    close = _dense(
+        _hit("old", 0.80, retriever), _hit("undated", 0.79, retriever), _hit("new", 0.78, retriever)
+    )
+    assert retriever.fuse(close, recent=False).articles == ("old", "undated", "new")
+    assert retriever.fuse(close, recent=True).articles == ("new", "old", "undated")
+    clearly_better = _dense(_hit("old", 0.90, retriever), _hit("new", 0.78, retriever))
+    assert retriever.fuse(clearly_better, recent=True).articles[0] == "old"
     # through retrieve(): the cue in the question switches the boost on
     asked = retriever.retrieve("latest Portwick harbour storm damage sea wall repairs")
     assert asked.passages[0].score > asked.passages[0].similarity

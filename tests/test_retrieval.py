@@ -54,12 +54,12 @@ def test_nothing_relevant_enough_gives_no_passages(settings: Settings, embedder:
 
 def test_a_reindex_is_seen_by_a_running_retriever(settings: Settings, embedder: HashEmbedder) -> None:
     retriever = _retriever(settings, embedder)
-    assert retriever.keyword_index().search("Etna volcano", 3) == []
+    assert retriever.candidates("Etna volcano").keyword == ()
     (settings.index.corpus_dir / "volcano.txt").write_text(
         "Etna erupts\n\nThe volcano Etna erupted on Sunday night.", encoding="utf-8"
     )
     reindex(settings.index, embedder)
-    assert retriever.keyword_index().search("Etna volcano", 3)[0].chunk_id.startswith("volcano#")
+    assert retriever.candidates("Etna volcano").keyword[0].chunk_id.startswith("volcano#")
     assert retriever.retrieve("volcano eruption Etna").articles[0] == "volcano"
 
 
@@ -107,8 +107,7 @@ def test_exact_dense_search_agrees_with_every_chunk_scored(
     vector = embedder.embed_queries([question])[0]
     stored = dict(retriever.store.iter_vectors())
     expected = sorted(stored, key=lambda cid: -sum(a * b for a, b in zip(vector, stored[cid], strict=True)))
-    retriever.keyword_index()  # loads the embeddings
-    hits = retriever._dense(vector)
+    hits = retriever.candidates(question).dense
     assert [hit.chunk_id for hit in hits] == expected[:5]
     assert all(hit.text for hit in hits)
 
