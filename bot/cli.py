@@ -34,8 +34,9 @@ from rich.progress import (
 from rich.text import Text
 
 from bot.config import Settings
+from bot.errors import ArticleNotFound
 from bot.models import Answer, Turn
-from index.errors import ArticleNotFound, NewsbotError
+from index.errors import NewsbotError
 
 app = typer.Typer(
     help="newsbot: ask a corpus of news articles in any language; every statement cites its source.",

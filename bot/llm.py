@@ -25,7 +25,8 @@ import httpx
 import stamina
 
 from bot.config import LLMSettings
-from index.errors import ConfigError, LLMBadResponse, LLMUnavailable
+from bot.errors import LLMBadResponse, LLMUnavailable
+from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import LLMSettings
+from bot.errors import LLMUnavailable, LocalModelError
 from index.bundled_embedder import default_cache_dir
-from index.errors import ConfigError, LLMUnavailable, LocalModelError
+from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

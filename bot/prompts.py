@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from bot.errors import PromptError
 from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,6 @@ def inert(text: object) -> str:
     line = _FOREIGN_MARKER.sub("", line)
     line = _PROMPT_LABEL.sub(r"\1 -", line)
     return " ".join(_DELIMITER.sub(" ", line).split())
-
-
-class PromptError(ValueError):
-    """A template was rendered without one of its variables, or with a name that does not exist."""
 
 
 class Prompts:

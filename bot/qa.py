@@ -25,6 +25,7 @@ from bot.citations import (
     strip_markers,
 )
 from bot.conversation import rule_condense
+from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.extractive import (
     Evidence,
     EvidenceGroup,
@@ -42,7 +43,6 @@ from bot.restatement import ItemReader, Restatement, answer_schema, number_sente
 from bot.retrieval import Retriever
 from bot.support import SupportChecker, Verdict, unsupported_figures
 from bot.support import figures as _figures
-from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,9 @@ import stamina
 from pydantic import SecretStr
 
 from bot.config import LLMSettings
+from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.llm import ChatClient, make_chat_client, route_retry_logs
-from index.errors import ConfigError, LLMBadResponse, LLMUnavailable
+from index.errors import ConfigError
 
 BASE = "http://llm.test/v1"
 KEY = "sk-test-secret-4242"

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from bot.config import LLMSettings
+from bot.errors import LLMUnavailable, LocalModelError
 from bot.llm import make_chat_client
 from bot.local_llm import BUNDLED_MODEL, BundledModel, LocalModelServer, ensure_model, resolve_model
-from index.errors import ConfigError, LLMUnavailable, LocalModelError
+from index.errors import ConfigError
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"second chunk " * 500, b"tail"]
 

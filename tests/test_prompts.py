@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import PromptError
 from bot.extractive import EvidenceGroup
 from bot.models import Turn
-from bot.prompts import DEFAULT_DIRECTORY, PromptError, Prompts, load_prompts
+from bot.prompts import DEFAULT_DIRECTORY, Prompts, load_prompts
 from bot.restatement import number_sentences
 from index.errors import ConfigError
 from index.language import detect_language
