@@ -48,7 +48,8 @@ import threading
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import numpy as np
 
@@ -75,13 +76,12 @@ def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
     return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
 
 
-RECENCY_CUES = Path(__file__).resolve().parent.parent / "prompts" / "recency_cues.toml"
+RECENCY_CUES: Traversable = files("prompts") / "recency_cues.toml"
 
 
 @functools.cache
-def _recency_pattern(path: Path = RECENCY_CUES) -> re.Pattern[str]:
-    with path.open("rb") as handle:
-        table = tomllib.load(handle)
+def _recency_pattern(path: Traversable = RECENCY_CUES) -> re.Pattern[str]:
+    table = tomllib.loads(path.read_text(encoding="utf-8"))
     cues = sorted({cue.lower() for cues in table.values() for cue in cues}, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(cue) for cue in cues) + ")")
 
