@@ -82,16 +82,26 @@ def _settings(**overrides: Any) -> Settings:
     return settings
 
 
-LIBRARY_LOGGERS = ("httpx", "httpcore", "bm25s", "chromadb", "stamina", "llama_index", "xllamacpp", "urllib3")
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "openai",
+    "bm25s",
+    "chromadb",
+    "stamina",
+    "llama_index",
+    "xllamacpp",
+    "urllib3",
+)
 """Loggers of libraries: quiet at the default level, never below WARNING (httpx URLs carry the bot token)."""
 
 
 def configure_logging(level: str) -> None:
     """Our log lines at ``level``; libraries' only from ERROR at the default level, from WARNING below it.
 
-    A retry of an LLM request is logged by ``bot.llm`` at INFO (stamina's own hook would say WARNING).
+    A retry of a remote call is logged by ``index.retries`` at INFO (stamina's own hook would say WARNING).
     """
-    from bot.llm import route_retry_logs
+    from index.retries import route_retry_logs
 
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level.upper())  # basicConfig leaves a configured root alone
