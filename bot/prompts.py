@@ -25,8 +25,17 @@ from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DIRECTORY: Traversable = files("prompts")
-"""The ``prompts/`` folder shipped with newsbot."""
+
+def default_directory() -> Traversable:
+    """The ``prompts/`` folder shipped with newsbot: the ``prompts`` package's data."""
+    try:
+        return files("prompts")
+    except ModuleNotFoundError as exc:  # an editable install made before prompts/ became a package
+        raise ConfigError(
+            "newsbot's prompts package is not installed: reinstall newsbot (in a checkout: "
+            "`pip install -e .`, or `bash scripts/setup.sh`)"
+        ) from exc
+
 
 FALLBACK_LANGUAGE = "en"
 
@@ -141,7 +150,7 @@ def _files(folder: Traversable, suffix: str) -> list[Traversable]:
 
 def load_prompts(directory: Traversable | None = None) -> Prompts:
     """Read every template and phrase file under ``directory`` (default: the ``prompts/`` shipped with newsbot)."""
-    folder = directory if directory is not None else DEFAULT_DIRECTORY
+    folder = directory if directory is not None else default_directory()
     if not folder.is_dir():
         raise ConfigError(
             f"prompt folder {folder} does not exist: it must hold the *.j2 templates and phrases/"

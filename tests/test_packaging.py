@@ -8,8 +8,12 @@ import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 import pytest
+
+import bot.prompts
+from index.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_TOP_LEVEL = {"bot", "index", "prompts"}
@@ -76,3 +80,12 @@ def test_no_other_installed_package_ships_a_top_level_bot_index_or_prompts() -> 
         for name in _top_level_names(dist) & OUR_TOP_LEVEL
     }
     assert sorted(claims) == []
+
+
+def test_an_install_without_the_prompts_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(package: str) -> NoReturn:
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(bot.prompts, "files", missing)
+    with pytest.raises(ConfigError, match="pip install -e"):
+        bot.prompts.load_prompts()
