@@ -14,7 +14,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
 
-# Build from a copy: building in place would leave build/ and *.egg-info in the checkout.
+# Build from a copy: building in place would leave build/ and *.egg-info in the checkout. No build
+# isolation: the venv's setuptools (llama-index-core requires it) builds it offline.
 mkdir "$work/src"
 cp -R "$root/pyproject.toml" "$root/README.md" "$root/bot" "$root/index" "$root/prompts" "$work/src/"
 "$python" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$work/dist" "$work/src"
