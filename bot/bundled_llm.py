@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import LLMSettings
+from bot.errors import LocalModelError
 from index.bundled_embedder import default_cache_dir
-from index.errors import ConfigError, LocalModelError
+from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.config import Settings
+from bot.errors import ArticleNotFound
 from bot.models import Answer, Turn
 from bot.terminal import (
     err,
@@ -38,7 +39,7 @@ from bot.terminal import (
     progress,
     stream_answer,
 )
-from index.errors import ArticleNotFound, NewsbotError
+from index.errors import NewsbotError
 
 if TYPE_CHECKING:  # the service is imported by the commands that need it: `--help` stays quick
     from bot.service import Newsbot
@@ -84,16 +85,26 @@ def _settings(**overrides: dict[str, Any] | None) -> Settings:
     return settings
 
 
-LIBRARY_LOGGERS = ("httpx", "httpcore", "bm25s", "chromadb", "stamina", "llama_index", "xllamacpp", "urllib3")
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "openai",
+    "bm25s",
+    "chromadb",
+    "stamina",
+    "llama_index",
+    "xllamacpp",
+    "urllib3",
+)
 """Loggers of libraries: quiet at the default level, never below WARNING (httpx URLs carry the bot token)."""
 
 
 def configure_logging(level: str) -> None:
     """Our log lines at ``level``; libraries' only from ERROR at the default level, from WARNING below it.
 
-    A retry of an LLM request is logged by ``bot.llm`` at INFO (stamina's own hook would say WARNING).
+    A retry of a remote call is logged by ``index.retries`` at INFO (stamina's own hook would say WARNING).
     """
-    from bot.llm import route_retry_logs
+    from index.retries import route_retry_logs
 
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level.upper())  # basicConfig leaves a configured root alone

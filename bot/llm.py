@@ -1,72 +1,36 @@
 """The generate step's transport: one client for any OpenAI-compatible ``/chat/completions`` server.
 
 OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server and the bundled local model
-(``bot.local_llm``) all speak this protocol. Timeouts, refused connections, 429
-and 5xx are retried by stamina (the only retry layer); everything else is
-translated into ``LLMUnavailable`` or ``LLMBadResponse`` with one actionable line.
-``timeout`` is a wall-clock deadline for each request, whole or streamed: a
-server that trickles bytes or keep-alives is cut off when it passes, and a
-``Retry-After`` longer than ``_MAX_RETRY_AFTER`` is not waited for.
+(``bot.local_llm``) all speak this protocol; the ``openai`` SDK speaks it for us
+(``index.openai_api``: its own retries off, our httpx client, nothing taken from the
+environment). Timeouts, refused connections, 429 and 5xx are retried by stamina
+(``index.retries``, the only retry layer); everything else is translated into
+``LLMUnavailable`` or ``LLMBadResponse`` with one actionable line. ``timeout`` is a
+wall-clock deadline for each request, whole or streamed: a server that trickles bytes
+or keep-alives is cut off when it passes, and a ``Retry-After`` longer than
+``MAX_RETRY_AFTER`` is not waited for.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NoReturn, cast
 
 import httpx
-import stamina
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.config import LLMSettings
-from index.errors import ConfigError, LLMBadResponse, LLMUnavailable
+from bot.errors import LLMBadResponse, LLMUnavailable
+from index.errors import ConfigError
+from index.openai_api import Overdue, error_detail, open_endpoint, transport_failure
+from index.retries import MAX_RETRY_AFTER, Retryable, retry_after, retrying
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, str]
-
-# A server asking for a longer pause is not waited for: the pipeline answers extractively instead.
-_MAX_RETRY_AFTER = 10.0
-
-
-class _Overdue(Exception):
-    """The request ran past its wall-clock deadline while the server was still sending."""
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt; ``final`` is the message shown once attempts run out."""
-
-    def __init__(self, final: str, retry_after: float | None = None) -> None:
-        super().__init__(final)
-        self.final = final
-        self.retry_after = retry_after
-
-
-def _backoff(exc: Exception) -> bool | float:
-    """stamina hook: retry only ``_Retryable``; a server's Retry-After replaces the computed backoff."""
-    if not isinstance(exc, _Retryable):
-        return False
-    if exc.retry_after is not None:
-        return exc.retry_after if exc.retry_after <= _MAX_RETRY_AFTER else False
-    return True
-
-
-def log_retry(details: stamina.instrumentation.RetryDetails) -> None:
-    """stamina hook: one INFO line per scheduled retry, through our logger (stamina's own says WARNING)."""
-    cause = details.caused_by
-    reason = cause.final if isinstance(cause, _Retryable) else f"{type(cause).__name__}: {cause}"
-    logger.info("LLM request failed (%s); retry %d in %.1f s", reason, details.retry_num, details.wait_for)
-
-
-def route_retry_logs() -> None:
-    """Log retries with ``log_retry`` instead of stamina's default hook; the entry points call it once."""
-    stamina.instrumentation.set_on_retry_hooks([log_retry])
 
 
 class ChatClient:
@@ -97,11 +61,9 @@ class ChatClient:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._repeat_penalty = repeat_penalty
-        self._owns_http = http_client is None
-        # A loopback server (the bundled model, Ollama) must not be reached through an HTTP(S)_PROXY.
-        local = urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
-        self._http = http_client or httpx.Client(timeout=timeout, trust_env=not local)
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._endpoint = open_endpoint(
+            self.base_url, api_key=api_key, timeout=timeout, http_client=http_client
+        )
 
     def complete(
         self,
@@ -112,31 +74,17 @@ class ChatClient:
         schema: dict[str, Any] | None = None,
     ) -> str:
         """The assistant's whole reply; with ``schema``, JSON the server is asked to hold to it."""
-        body = self._body(messages, max_tokens, temperature, stream=False, schema=schema)
+        request = self._request(messages, max_tokens, temperature, schema)
         try:
-            for attempt in self._retrying():
+            for attempt in retrying(self._attempts):
                 with attempt, self._translated():
-                    response = self._post_within_deadline(body)
-                    self._check(response)
-        except _Retryable as exc:
+                    try:
+                        completion = self._endpoint.client.chat.completions.create(**request, stream=False)
+                    except ValueError:  # JSON promised by the content type, something else sent
+                        completion = None
+        except Retryable as exc:
             raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
-        return self._content(response)
-
-    def _post_within_deadline(self, body: dict[str, Any]) -> httpx.Response:
-        """One POST, its body read while the deadline holds (a per-read timeout alone lets a trickle run on)."""
-        deadline = time.monotonic() + self._timeout
-        with self._http.stream("POST", self._url, json=body, headers=self._headers) as response:
-            content = b"".join(self._before(deadline, response.iter_bytes()))
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=response.request
-        )
-
-    def _before(self, deadline: float, parts: Iterable[Any]) -> Iterator[Any]:
-        """``parts`` until the wall-clock deadline passes, then ``_Overdue``."""
-        for part in parts:
-            if time.monotonic() > deadline:
-                raise _Overdue
-            yield part
+        return self._content(completion)
 
     def stream(
         self,
@@ -147,120 +95,129 @@ class ChatClient:
         schema: dict[str, Any] | None = None,
     ) -> Iterator[str]:
         """The reply as text deltas; retried only while nothing has been yielded yet."""
-        body = self._body(messages, max_tokens, temperature, stream=True, schema=schema)
+        request = self._request(messages, max_tokens, temperature, schema)
         started = False
         try:
-            for attempt in self._retrying():
+            for attempt in retrying(self._attempts):
                 with attempt:
                     try:
-                        for delta in self._stream_once(body):
+                        for delta in self._stream_once(request):
                             started = True
                             yield delta
-                    except _Retryable as exc:
+                    except Retryable as exc:
                         if started:  # the user has seen part of the answer: a retry would repeat it
                             raise LLMUnavailable(
                                 self._redact(f"the LLM server at {self.base_url} dropped the answer midway")
                             ) from exc.__cause__
                         raise
                     return
-        except _Retryable as exc:
+        except Retryable as exc:
             raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
 
-    def _stream_once(self, body: dict[str, Any]) -> Iterator[str]:
-        """One streamed request, without retries."""
-        deadline = time.monotonic() + self._timeout
-        with (
-            self._translated(),
-            self._http.stream("POST", self._url, json=body, headers=self._headers) as response,
-        ):
-            if response.is_error:
-                content = b"".join(self._before(deadline, response.iter_bytes()))
-                self._check(httpx.Response(response.status_code, headers=response.headers, content=content))
-            # Checked per line, so SSE keep-alive comments cannot hold the request open either.
-            yield from _sse_deltas(self._before(deadline, response.iter_lines()))
+    def _stream_once(self, request: dict[str, Any]) -> Iterator[str]:
+        """One streamed request, without retries; the stream must end with a finish reason."""
+        finished = False
+        with self._translated():
+            events = self._endpoint.client.chat.completions.create(**request, stream=True)
+            with events:
+                try:
+                    for event in events:
+                        text, done = _delta(event)
+                        finished = finished or done
+                        if text:
+                            yield text
+                except (ValueError, AttributeError, TypeError):
+                    raise LLMBadResponse("the LLM server sent a malformed stream event") from None
+        if not finished:
+            raise LLMBadResponse("the LLM server's stream ended before the answer was finished")
 
     def close(self) -> None:
         """Release the connection pool if this client created it."""
-        if self._owns_http:
-            self._http.close()
+        self._endpoint.close()
 
-    def _body(
+    def _request(
         self,
         messages: Sequence[Message],
         max_tokens: int | None,
         temperature: float | None,
-        *,
-        stream: bool,
-        schema: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        """The SDK's arguments for one completion, streamed or not."""
+        request: dict[str, Any] = {
             "model": self.model,
-            "messages": [dict(m) for m in messages],
+            "messages": cast(list[ChatCompletionMessageParam], [dict(m) for m in messages]),
             "max_tokens": self._max_tokens if max_tokens is None else max_tokens,
             "temperature": self._temperature if temperature is None else temperature,
-            "stream": stream,
+            "extra_headers": self._endpoint.headers,
         }
         if schema is not None:
             # OpenAI's structured-output shape; llama.cpp's server reads the same one and turns the
             # schema into a grammar (it ignores a schema put where it doesn't look: see README).
-            body["response_format"] = {
+            request["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "answer", "schema": schema, "strict": False},
             }
         if self.llama_cpp:
             # llama.cpp's own sampler: a mild penalty on repeats stops the small model's loops.
-            body["repeat_penalty"] = self._repeat_penalty
-        return body
-
-    def _retrying(self) -> Any:
-        # Bounded by attempts, not by a wall-clock budget: one attempt may legitimately take `timeout` s.
-        return stamina.retry_context(on=_backoff, attempts=self._attempts, timeout=None, wait_max=10.0)
+            request["extra_body"] = {"repeat_penalty": self._repeat_penalty}
+        return request
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
-        """Turn transport failures into retryable errors carrying the message for the user."""
+        """Turn the SDK's and the transport's failures into retryable errors or one line for the user."""
         try:
             yield
-        except _Overdue:
+        except Overdue:
             # Still sending, only too slowly: another attempt would be as slow. Not retried.
             raise LLMUnavailable(
                 f"the LLM server at {self.base_url} did not finish within {self._timeout:g} s; "
                 "raise NEWSBOT_LLM__TIMEOUT or use a faster server"
             ) from None
-        except httpx.TimeoutException as exc:
-            raise _Retryable(
+        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
+            raise Retryable(
                 f"the LLM server at {self.base_url} did not answer within {self._timeout:g} s "
                 f"after {self._attempts} attempts; raise NEWSBOT_LLM__TIMEOUT or use a smaller model"
-            ) from exc
-        except httpx.ConnectError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else f"cannot connect: {exc}"
-            raise _Retryable(
-                f"no LLM server at {self.base_url} ({reason}); start it or set NEWSBOT_LLM__BASE_URL"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(
+            ) from (exc.__cause__ or exc)
+        except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError):
+                raise Retryable(
+                    f"no LLM server at {self.base_url} ({transport_failure(exc)}); "
+                    "start it or set NEWSBOT_LLM__BASE_URL"
+                ) from exc.__cause__
+            raise Retryable(
+                f"the LLM server at {self.base_url} kept dropping the connection ({transport_failure(exc)}) "
+                f"after {self._attempts} attempts"
+            ) from exc.__cause__
+        except httpx.TransportError as exc:  # reading an error's body, outside the SDK's own translation
+            raise Retryable(
                 f"the LLM server at {self.base_url} kept dropping the connection ({type(exc).__name__}) "
                 f"after {self._attempts} attempts"
             ) from exc
+        except openai.APIStatusError as exc:
+            self._status_failure(exc)
+        except openai.APIError as exc:  # an error event in the middle of a stream
+            raise LLMBadResponse(
+                self._redact(f"the LLM server reported an error mid-answer: {exc.message}")
+            ) from None
 
-    def _check(self, response: httpx.Response) -> None:
-        """Raise for an error status: retryable for 429/5xx, a one-line ``LLMUnavailable`` otherwise."""
-        status = response.status_code
-        if status < 400:
-            return
-        detail = _error_detail(response)
+    def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
+        """Retryable for 429/5xx, a one-line ``LLMUnavailable`` otherwise; never chained (the body may echo the key)."""
+        status = exc.status_code
         if status == 429:
-            wait = _retry_after(response)
-            if wait is not None and wait > _MAX_RETRY_AFTER:
+            wait = retry_after(exc.response.headers)
+            if wait is not None and wait > MAX_RETRY_AFTER:
                 raise LLMUnavailable(
                     f"the LLM server is rate-limiting (HTTP 429) and asks to wait {wait:.0f} s; not waiting"
-                )
-            raise _Retryable(
+                ) from None
+            raise Retryable(
                 f"the LLM server kept rate-limiting (HTTP 429) after {self._attempts} attempts",
                 retry_after=wait,
-            )
+            ) from None
         if status >= 500:
-            raise _Retryable(f"LLM server kept failing: HTTP {status} after {self._attempts} attempts")
+            raise Retryable(
+                f"LLM server kept failing: HTTP {status} after {self._attempts} attempts"
+            ) from None
+        detail = error_detail(exc)
         if status in (401, 403):
             message = f"the LLM server refused the API key (HTTP {status}); check NEWSBOT_LLM__API_KEY"
         elif status == 404 and "model" in detail.lower():
@@ -272,22 +229,20 @@ class ChatClient:
             )
         else:
             message = f"the LLM server rejected the request (HTTP {status}): {detail or 'no details'}"
-        raise LLMUnavailable(self._redact(message))
+        raise LLMUnavailable(self._redact(message)) from None
 
-    def _content(self, response: httpx.Response) -> str:
+    def _content(self, completion: object) -> str:
         """The message text of a non-streamed completion."""
+        if not isinstance(completion, ChatCompletion):
+            raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply that is not JSON")
         try:
-            payload = response.json()
-        except ValueError:
-            raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply that is not JSON") from None
-        try:
-            choice = payload["choices"][0]
-            content = choice["message"]["content"]
-        except (KeyError, IndexError, TypeError):
+            choice = completion.choices[0]
+            content = choice.message.content
+        except (AttributeError, IndexError, TypeError):
             raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply without choices") from None
         if not isinstance(content, str):
             raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply without text")
-        if choice.get("finish_reason") == "length":
+        if choice.finish_reason == "length":
             logger.warning(
                 "the answer was cut at max_tokens; raise NEWSBOT_LLM__MAX_TOKENS for longer answers"
             )
@@ -297,62 +252,13 @@ class ChatClient:
         return text.replace(self._api_key, "***") if self._api_key else text
 
 
-def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
-    """Text deltas from an OpenAI server-sent-event stream, ending at ``[DONE]`` or a finish reason."""
-    finished = False
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # blank separators, ": keep-alive" comments, "event:" names
-        data = line[len("data:") :].strip()
-        if data == "[DONE]":
-            return
-        try:
-            event = json.loads(data)
-            if "error" in event:
-                raise LLMBadResponse(f"the LLM server reported an error mid-answer: {_message_of(event)}")
-            choices = event["choices"]
-            if not choices:
-                continue  # e.g. a trailing usage-only chunk
-            delta = choices[0].get("delta") or {}
-            text = delta.get("content")
-            finished = finished or bool(choices[0].get("finish_reason"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise LLMBadResponse("the LLM server sent a malformed stream event") from None
-        if isinstance(text, str) and text:
-            yield text
-    if not finished:
-        raise LLMBadResponse("the LLM server's stream ended before the answer was finished")
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The server's own error message, shortened, for the user-facing line."""
-    try:
-        return _message_of(response.json())[:200]
-    except ValueError:
-        return response.text.strip()[:200]
-
-
-def _message_of(payload: Any) -> str:
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or error)
-    return str(error or payload)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), if the server sent one."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _delta(event: ChatCompletionChunk) -> tuple[str | None, bool]:
+    """The text a stream event adds, and whether it finishes the answer (usage-only events add nothing)."""
+    if not event.choices:
+        return None, False
+    choice = event.choices[0]
+    text = choice.delta.content if choice.delta is not None else None
+    return (text if isinstance(text, str) else None), bool(choice.finish_reason)
 
 
 def make_chat_client(

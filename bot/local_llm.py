@@ -25,7 +25,8 @@ import httpx
 
 from bot.bundled_llm import BUNDLED_MODEL, Progress, resolve_model
 from bot.config import LLMSettings
-from index.errors import ConfigError, LLMUnavailable
+from bot.errors import LLMUnavailable
+from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@ Templates are ``prompts/<name>.j2`` (Jinja2, ``StrictUndefined``: a missing
 variable is an error, never an empty string); a template may ``{% extends %}``
 another by its name. Phrases are ``prompts/phrases/<group>.<lang>.toml``; every
 group of one language is merged into one table, so a key may live in one group
-only.
+only. The folder is the ``prompts`` package's data, read through
+``importlib.resources``, so a checkout, an editable install and an installed
+wheel all find it.
 """
 
 from __future__ import annotations
@@ -13,16 +15,27 @@ import logging
 import re
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import jinja2
 
+from bot.errors import PromptError
 from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "prompts"
-"""The repository's ``prompts/`` folder."""
+
+def default_directory() -> Traversable:
+    """The ``prompts/`` folder shipped with newsbot: the ``prompts`` package's data."""
+    try:
+        return files("prompts")
+    except ModuleNotFoundError as exc:  # an editable install made before prompts/ became a package
+        raise ConfigError(
+            "newsbot's prompts package is not installed: reinstall newsbot (in a checkout: "
+            "`pip install -e .`, or `bash scripts/setup.sh`)"
+        ) from exc
+
 
 FALLBACK_LANGUAGE = "en"
 
@@ -57,10 +70,6 @@ def inert(text: object) -> str:
     return " ".join(_DELIMITER.sub(" ", line).split())
 
 
-class PromptError(ValueError):
-    """A template was rendered without one of its variables, or with a name that does not exist."""
-
-
 class Prompts:
     """Rendered templates and per-language phrases; built by ``load_prompts``."""
 
@@ -68,7 +77,7 @@ class Prompts:
         self,
         templates: Mapping[str, str],
         phrases: Mapping[str, Mapping[str, str]],
-        directory: Path | None = None,
+        directory: Traversable | None = None,
     ) -> None:
         self.directory = directory
         self._sources = dict(templates)
@@ -120,11 +129,10 @@ class Prompts:
         return set(self._phrases)
 
 
-def _load_phrase_file(path: Path) -> dict[str, str]:
+def _load_phrase_file(path: Traversable) -> dict[str, str]:
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read phrase file {path}: {exc}") from exc
     table: dict[str, str] = {}
     for key, value in data.items():
@@ -134,22 +142,30 @@ def _load_phrase_file(path: Path) -> dict[str, str]:
     return table
 
 
-def load_prompts(directory: Path | None = None) -> Prompts:
-    """Read every template and phrase file under ``directory`` (default: the repository's ``prompts/``)."""
-    folder = directory if directory is not None else DEFAULT_DIRECTORY
+def _files(folder: Traversable, suffix: str) -> list[Traversable]:
+    """The files of ``folder`` ending in ``suffix``, by name."""
+    found = [item for item in folder.iterdir() if item.name.endswith(suffix) and item.is_file()]
+    return sorted(found, key=lambda item: item.name)
+
+
+def load_prompts(directory: Traversable | None = None) -> Prompts:
+    """Read every template and phrase file under ``directory`` (default: the ``prompts/`` shipped with newsbot)."""
+    folder = directory if directory is not None else default_directory()
     if not folder.is_dir():
         raise ConfigError(
             f"prompt folder {folder} does not exist: it must hold the *.j2 templates and phrases/"
         )
-    templates = {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))}
+    templates = {
+        path.name.removesuffix(".j2"): path.read_text(encoding="utf-8") for path in _files(folder, ".j2")
+    }
     if not templates:
         raise ConfigError(f"prompt folder {folder} has no *.j2 templates")
 
     phrases: dict[str, dict[str, str]] = {}
-    origin: dict[tuple[str, str], Path] = {}
+    origin: dict[tuple[str, str], Traversable] = {}
     phrase_dir = folder / "phrases"
-    for path in sorted(phrase_dir.glob("*.toml")) if phrase_dir.is_dir() else []:
-        match = _PHRASE_FILE.match(path.stem)
+    for path in _files(phrase_dir, ".toml") if phrase_dir.is_dir() else []:
+        match = _PHRASE_FILE.match(path.name.removesuffix(".toml"))
         if match is None:
             raise ConfigError(f"phrase file {path} must be named <group>.<lang>.toml, e.g. answer.en.toml")
         lang = match["lang"]

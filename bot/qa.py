@@ -27,6 +27,7 @@ from bot.citations import (
     strip_markers,
 )
 from bot.conversation import rule_condense
+from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.extractive import (
     Evidence,
     EvidenceGroup,
@@ -44,7 +45,6 @@ from bot.restatement import NONE_ANSWERS, ItemReader, Restatement, answer_schema
 from bot.retrieval import Retriever
 from bot.support import SupportChecker, Verdict, malformed, unsupported_figures
 from bot.support import figures as _figures
-from index.errors import LLMBadResponse, LLMUnavailable
 from index.language import detect_language, language_name
 
 logger = logging.getLogger(__name__)

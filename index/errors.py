@@ -1,8 +1,11 @@
-"""The error hierarchy: every failure a person can act on is one of these.
+"""The error hierarchy's root and the indexing side's errors: every failure a person can act on.
 
-Third-party errors are translated at the boundary (``raise X(...) from exc``);
-the CLI prints ``str(error)`` as one line and exits non-zero, the Telegram bot
-logs the traceback and sends a short apology.
+``NewsbotError`` is the one base; ``bot.errors`` extends it with the answering
+side's errors (the LLM, the prompts, the front ends), so this package never
+names an LLM and ``index`` never imports ``bot``. Third-party errors are
+translated at the boundary (``raise X(...) from exc``); the CLI prints
+``str(error)`` as one line and exits non-zero, the Telegram bot logs the
+traceback and sends a short apology.
 """
 
 from __future__ import annotations
@@ -13,19 +16,25 @@ class NewsbotError(Exception):
 
 
 class ConfigError(NewsbotError):
-    """A setting is missing or malformed; the message names the setting and the fix."""
+    """A setting is missing or malformed (a URL, a path, a port, a prompt folder), raised where it is used.
+
+    The user sees one line naming the setting and the fix (``NEWSBOT_LLM__BASE_URL is not set: …``).
+    """
 
 
 class IndexMissing(NewsbotError):
-    """There is no index where the settings point; the user is told to run `newsbot reindex`."""
+    """There is no index where the settings point; commands that need one build it first, else the
+    user is told to run `newsbot reindex`."""
 
 
 class IndexMismatch(NewsbotError):
-    """The index was built with another embedding model or dimension; the user is told to rebuild."""
+    """The index was built with another embedding model or dimension than the settings give, found when
+    the store opens; the user is told to run `newsbot reindex --rebuild`."""
 
 
 class StoreUnavailable(NewsbotError):
-    """The Chroma store cannot be opened or reached (server down, data dir unwritable)."""
+    """The Chroma store cannot be opened or reached (server down, data dir unwritable, disk full);
+    the line names the server or the data dir."""
 
 
 class IndexCorrupt(StoreUnavailable):
@@ -34,31 +43,19 @@ class IndexCorrupt(StoreUnavailable):
 
 
 class IndexBusy(NewsbotError):
-    """Another process holds the write lock on the index; the user is told to wait or retry."""
+    """Another process holds the write lock on the index during a reindex or an upload; the user is
+    told to wait for it or retry."""
 
 
 class EmbeddingUnavailable(NewsbotError):
-    """The embedding backend failed (server unreachable, bad key, malformed response)."""
+    """The embedding backend failed: the server unreachable or failing after the bounded retries, a
+    refused key, a malformed response, a model llama.cpp can't load. Raised while indexing or
+    retrieving; the user sees the line, which names the server or the model file."""
 
 
 class ModelFetchError(NewsbotError):
-    """`newsbot models fetch` could not download, verify or build the bundled embedder; names the fix."""
-
-
-class LLMUnavailable(NewsbotError):
-    """The LLM server cannot be reached or keeps failing after the bounded retries."""
-
-
-class LLMBadResponse(NewsbotError):
-    """The LLM server answered with something that is not a usable completion."""
-
-
-class ArticleNotFound(NewsbotError):
-    """`newsbot show ID` named an article that is not in the corpus."""
-
-
-class LocalModelError(NewsbotError):
-    """The bundled model cannot be assembled (a part missing or corrupt, disk full); names the fix."""
+    """`newsbot models fetch` could not download, verify or build the bundled embedder; the line names
+    the part or the folder and the fix."""
 
 
 class BadArticle(NewsbotError):

@@ -84,7 +84,11 @@ def convert_checkpoint(
 
 
 def _write_parameters(
-    writer: Any, config: dict[str, Any], file_type: Any, dense: dict[str, tuple[Path, int, int]], checkpoint: Path
+    writer: Any,
+    config: dict[str, Any],
+    file_type: Any,
+    dense: dict[str, tuple[Path, int, int]],
+    checkpoint: Path,
 ) -> None:
     import gguf
 
@@ -106,7 +110,9 @@ def _write_parameters(
         writer.add_dense_features_dims(prefix, features_in, features_out)
     pooling = _read_json(checkpoint / "1_Pooling" / "config.json")
     if not pooling.get("pooling_mode_mean_tokens"):
-        raise EmbeddingUnavailable(f"{checkpoint} does not use mean pooling; only EmbeddingGemma is supported")
+        raise EmbeddingUnavailable(
+            f"{checkpoint} does not use mean pooling; only EmbeddingGemma is supported"
+        )
     writer.add_pooling_type(gguf.PoolingType.MEAN)
 
 
@@ -164,8 +170,11 @@ def _dense_modules(checkpoint: Path) -> dict[str, tuple[Path, int, int]]:
         config = _read_json(checkpoint / path / "config.json")
         if config.get("bias"):
             raise EmbeddingUnavailable(f"{checkpoint / path} has a bias, which llama.cpp does not load")
-        found[prefix] = (checkpoint / path / "model.safetensors", int(config["in_features"]),
-                         int(config["out_features"]))
+        found[prefix] = (
+            checkpoint / path / "model.safetensors",
+            int(config["in_features"]),
+            int(config["out_features"]),
+        )
     return found
 
 
@@ -188,8 +197,9 @@ def _tensors(
     for prefix, (path, _, _) in dense.items():
         with safe_open(str(path), framework="numpy") as weights:
             (name,) = (key for key in weights.keys() if key.endswith(".weight"))  # noqa: SIM118
-            yield _mapped(names, name.replace("linear", f"{prefix}_out")), weights.get_tensor(name).astype(
-                np.float32, copy=False
+            yield (
+                _mapped(names, name.replace("linear", f"{prefix}_out")),
+                weights.get_tensor(name).astype(np.float32, copy=False),
             )
 
 

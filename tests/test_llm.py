@@ -14,8 +14,10 @@ import stamina
 from pydantic import SecretStr
 
 from bot.config import LLMSettings
-from bot.llm import ChatClient, make_chat_client, route_retry_logs
-from index.errors import ConfigError, LLMBadResponse, LLMUnavailable
+from bot.errors import LLMBadResponse, LLMUnavailable
+from bot.llm import ChatClient, make_chat_client
+from index.errors import ConfigError
+from index.retries import route_retry_logs
 
 BASE = "http://llm.test/v1"
 KEY = "sk-test-secret-4242"
@@ -453,7 +455,7 @@ def test_a_retry_is_logged_by_us_at_info_not_by_stamina_at_warning(
         stamina.instrumentation.set_on_retry_hooks(None)
 
     retries = [(r.name, r.levelname) for r in caplog.records if "retry" in r.getMessage()]
-    assert retries == [("bot.llm", "INFO")]
+    assert retries == [("index.retries", "INFO")]
     assert "503" in caplog.text and "retry 1 in" in caplog.text
 
 
@@ -489,3 +491,28 @@ def test_without_a_schema_no_response_format_is_sent(server: respx.MockRouter, c
     route = server.post("/chat/completions").mock(return_value=completion())
     client.complete([{"role": "user", "content": "q"}])
     assert "response_format" not in json.loads(route.calls.last.request.content)
+
+
+def test_the_openai_environment_changes_nothing_that_is_sent(
+    server: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere.test/v1")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-from-the-environment")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-from-the-environment")
+    route = server.post("/chat/completions").mock(return_value=completion())
+
+    make_chat_client(LLMSettings(provider="openai", base_url=BASE)).complete(MESSAGES)
+
+    sent = {name.lower() for name in route.calls.last.request.headers}
+    assert not sent & {"authorization", "openai-organization", "openai-project"}
+
+
+def test_retries_are_ours_alone_the_sdk_sends_each_attempt_once(
+    client: ChatClient, server: respx.MockRouter
+) -> None:
+    route = server.post("/chat/completions").mock(side_effect=[httpx.Response(503), completion()])
+
+    assert client.complete(MESSAGES) == "Team A won."
+
+    assert [call.request.headers["x-stainless-retry-count"] for call in route.calls] == ["0", "0"]

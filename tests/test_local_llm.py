@@ -14,9 +14,10 @@ import pytest
 
 from bot.bundled_llm import BUNDLED_MODEL, BundledModel, ensure_model, resolve_model
 from bot.config import LLMSettings
+from bot.errors import LLMUnavailable, LocalModelError
 from bot.llm import make_chat_client
 from bot.local_llm import LocalModelServer
-from index.errors import ConfigError, LLMUnavailable, LocalModelError
+from index.errors import ConfigError
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"second chunk " * 500, b"tail"]
 

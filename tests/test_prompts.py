@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import PromptError
 from bot.extractive import EvidenceGroup
 from bot.models import Turn
-from bot.prompts import DEFAULT_DIRECTORY, PromptError, Prompts, load_prompts
+from bot.prompts import Prompts, default_directory, load_prompts
 from bot.restatement import number_sentences
 from index.errors import ConfigError
 from index.language import detect_language
@@ -148,7 +149,7 @@ def test_condense_prompt_drops_citation_markers_from_history(prompts: Prompts) -
 
 @pytest.mark.parametrize("lang", ANSWER_LANGUAGES)
 def test_every_answer_language_has_every_phrase_of_its_own(lang: str) -> None:
-    with (DEFAULT_DIRECTORY / "phrases" / f"answer.{lang}.toml").open("rb") as handle:
+    with (default_directory() / "phrases" / f"answer.{lang}.toml").open("rb") as handle:
         table = tomllib.load(handle)
     assert set(ANSWER_KEYS) <= set(table)
     assert all(isinstance(value, str) and value for value in table.values())

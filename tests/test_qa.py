@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
+from bot.errors import LLMUnavailable
 from bot.models import Turn
 from bot.prompts import load_prompts
 from bot.qa import Pipeline, answer
 from bot.retrieval import Retriever
-from index.errors import LLMUnavailable
 from index.ingest import reindex
 from index.store import open_store
 from tests.fakes import HashEmbedder, QueueGenerator
