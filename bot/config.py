@@ -161,6 +161,18 @@ class TelegramSettings(BaseModel):
     max_upload_bytes: int = Field(
         1_000_000, ge=1_000, description="Largest article file an admin may upload."
     )
+    drafts: bool = Field(
+        True,
+        description="Stream answers in private chats as a draft (sendMessageDraft) that one final message "
+        "replaces; false, or when the Bot API refuses drafts: send a message and edit it, as in groups.",
+    )
+    quoted_answers: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Answers per chat whose source buttons keep working, also after a restart (their quoted "
+        "sentences are stored with the chat's history); older buttons say the answer has expired. 0: no buttons.",
+    )
     webhook_url: str | None = Field(
         None, description="Public HTTPS URL for webhook mode; unset means long polling."
     )

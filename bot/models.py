@@ -88,6 +88,10 @@ class Backend(Protocol):
         """Every indexed article."""
         ...
 
+    def article_text(self, article_id: str) -> str | None:
+        """The article's cleaned text as its corpus file reads now; None when it is gone or unreadable."""
+        ...
+
     def reindex(self) -> ReindexReport:
         """Bring the index in step with the corpus folder (incremental)."""
         ...

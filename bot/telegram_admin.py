@@ -21,7 +21,7 @@ from telegram.ext import ContextTypes, filters
 from bot.config import TelegramSettings
 from bot.models import Backend
 from bot.telegram_format import Texts, user_language
-from index.errors import NewsbotError
+from index.errors import BadArticle, NewsbotError
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,15 @@ class AdminHandlers:
             return
         async with self._index_lock:
             await message.reply_chat_action(ChatAction.TYPING)
-            report = await asyncio.to_thread(self._backend.add_article, name, data)
+            try:
+                report = await asyncio.to_thread(self._backend.add_article, name, data)
+            except BadArticle as exc:  # the file's own fault: the reason, never a path or a setting
+                await message.reply_text(
+                    self._texts.say(
+                        "upload_rejected", lang, name=name, reason=exc.reason.removeprefix(f"{name}: ")
+                    )
+                )
+                return
         saved = ", ".join((*report.added, *report.updated)) or name
         logger.info("Article %s uploaded by admin %s: %s", saved, user.id, report.summary())
         await message.reply_text(self._texts.say("upload_saved", lang, name=saved, summary=report.summary()))

@@ -2,9 +2,10 @@
 
 Chat messages become questions for the :class:`~bot.models.Backend`; answers
 stream back with their sources. This module checks the settings and wires the
-pieces: handlers in :mod:`bot.telegram_handlers` and :mod:`bot.telegram_admin`,
-streaming in :mod:`bot.telegram_stream`, HTML in :mod:`bot.telegram_format`,
-chat memory in :mod:`bot.chat_store`.
+pieces: handlers in :mod:`bot.telegram_handlers`, :mod:`bot.telegram_quotes`
+(source buttons) and :mod:`bot.telegram_admin`, streaming in
+:mod:`bot.telegram_stream`, HTML in :mod:`bot.telegram_format` and
+:mod:`bot.telegram_views`, chat memory in :mod:`bot.chat_store`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from bot.prompts import load_prompts
 from bot.telegram_admin import AdminHandlers, OnlyLinks
 from bot.telegram_format import Texts
 from bot.telegram_handlers import ChatHandlers
+from bot.telegram_quotes import QuoteHandlers
+from bot.telegram_views import QUOTE_PREFIX
 from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -91,9 +94,9 @@ def build_application(
     )
     directory = persistence_dir if persistence_dir is not None else settings.index.data_dir / "telegram"
     texts = Texts(load_prompts())
-    chat = ChatHandlers(
-        settings, backend, texts, ChatStore(directory / "chats", settings.chat.history_turns), stream_interval
-    )
+    store = ChatStore(directory / "chats", settings.chat.history_turns, settings.telegram.quoted_answers)
+    chat = ChatHandlers(settings, backend, texts, store, stream_interval)
+    quotes = QuoteHandlers(backend, texts, store)
     admin = AdminHandlers(settings.telegram, backend, texts)
     app.add_handler(TypeHandler(Update, chat.gate), group=-1)
     app.add_handler(CommandHandler("start", chat.start))
@@ -101,7 +104,9 @@ def build_application(
     app.add_handler(CommandHandler("reset", chat.reset))
     app.add_handler(CommandHandler("sources", chat.sources))
     app.add_handler(CommandHandler("reindex", admin.reindex))
-    app.add_handler(CallbackQueryHandler(chat.sources_page, pattern=r"^sources:\d+$"))
+    app.add_handler(CallbackQueryHandler(chat.sources_page, pattern=r"^sources:\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(quotes.show, pattern=f"^{QUOTE_PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(quotes.unknown))  # stale or forged buttons: a polite "expired"
     # Uploads only in private chats: in groups people share files that are not meant for the corpus.
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, admin.upload))
     if settings.telegram.admins:  # an admin's message of links adds articles; anyone else's is a question

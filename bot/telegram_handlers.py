@@ -9,34 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 import logging
 import re
-import time
+import secrets
 import weakref
-from collections import deque
-from collections.abc import Callable, Sequence
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import Chat, Message, MessageEntity, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.chat_store import ChatStore
 from bot.config import Settings
-from bot.models import Backend, Turn
+from bot.models import Answer, Backend, Turn
 from bot.questions import asks_something
-from bot.telegram_format import Texts, page_count, render_answer, render_article, user_language
-from bot.telegram_stream import NO_LINK_PREVIEWS, deliver, stream_answer
-from index.errors import NewsbotError
+from bot.telegram_format import Texts, render_answer, user_language
+from bot.telegram_rate_limiter import RateLimiter
+from bot.telegram_stream import NO_LINK_PREVIEWS, Drafts, Reply, deliver, stream_answer
+from bot.telegram_views import source_buttons, sources_listing
 from index.language import detect_language
-from index.models import ArticleInfo
 
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-
-SOURCES_PER_PAGE = 15
 
 
 def addressed_text(message: Message, bot_id: int, username: str | None) -> str | None:
@@ -58,29 +53,6 @@ def addressed_text(message: Message, bot_id: int, username: str | None) -> str |
     for value in mentions:
         text = text.replace(value, " ")
     return re.sub(r"^[\s,:;.!-]+", "", " ".join(text.split()))
-
-
-class RateLimiter:
-    """At most ``limit`` events per key in any ``window`` seconds (a sliding window)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limit = limit
-        self._window = window
-        self._clock = clock
-        self._hits: dict[int, deque[float]] = {}
-
-    def acquire(self, key: int) -> float:
-        """Record one event and return 0, or return the seconds to wait when over the limit."""
-        now = self._clock()
-        if len(self._hits) > 10_000:  # forget idle users now and then so memory stays bounded
-            self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > now - self._window}
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self._window:
-            hits.popleft()
-        if len(hits) >= self._limit:
-            return hits[0] + self._window - now
-        hits.append(now)
-        return 0.0
 
 
 def _is_our_command(message: Message, username: str | None) -> bool:
@@ -108,6 +80,7 @@ class ChatHandlers:
         self._store = store
         self._interval = stream_interval
         self._limiter = RateLimiter(self._tg.rate_limit, self._tg.rate_window)
+        self._drafts = Drafts(enabled=self._tg.drafts)
         # One lock per chat keeps its answers in order; a lock nobody holds or awaits is dropped.
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -181,26 +154,6 @@ class ChatHandlers:
             self._store.reset(chat.id)
         await message.reply_text(self._texts.say("reset_done", user_language(user.language_code)))
 
-    def _sources_view(
-        self, articles: Sequence[ArticleInfo], page: int, lang: str
-    ) -> tuple[str, InlineKeyboardMarkup | None]:
-        ordered = sorted(articles, key=lambda a: (a.date or "", a.title), reverse=True)
-        pages = page_count(len(ordered), SOURCES_PER_PAGE)
-        page = min(max(page, 1), pages)
-        first = (page - 1) * SOURCES_PER_PAGE
-        header = self._texts.say("sources_page", lang, page=page, pages=pages, count=len(ordered))
-        lines = [f"<b>{html.escape(header, quote=False)}</b>"]
-        lines += [render_article(first + i + 1, a) for i, a in enumerate(ordered[first:][:SOURCES_PER_PAGE])]
-        buttons = [
-            InlineKeyboardButton(self._texts.say(key, lang), callback_data=f"sources:{target}")
-            for key, target, shown in (
-                ("previous_page", page - 1, page > 1),
-                ("next_page", page + 1, page < pages),
-            )
-            if shown
-        ]
-        return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
-
     async def sources(self, update: Update, context: Context) -> None:
         """``/sources [page]``: the indexed articles, a page at a time, with buttons to turn pages."""
         user, message = update.effective_user, update.effective_message
@@ -214,7 +167,7 @@ class ChatHandlers:
         wanted = context.args[0] if context.args else ""
         # isdecimal, not isdigit: "²" is a digit that int() refuses.
         page = int(wanted) if wanted.isdecimal() and len(wanted) <= 6 else 1
-        text, keyboard = self._sources_view(articles, page, lang)
+        text, keyboard = sources_listing(articles, page, lang, self._texts)
         await message.reply_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_LINK_PREVIEWS
         )
@@ -230,7 +183,7 @@ class ChatHandlers:
         if not articles:
             await query.edit_message_text(self._texts.say("no_articles", lang))
             return
-        text, keyboard = self._sources_view(articles, int(query.data.split(":")[1]), lang)
+        text, keyboard = sources_listing(articles, int(query.data.split(":")[1]), lang, self._texts)
         try:
             await query.edit_message_text(
                 text, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_LINK_PREVIEWS
@@ -268,40 +221,55 @@ class ChatHandlers:
             answer = await stream_answer(
                 message,
                 lambda on_token: self._backend.answer(question, history, on_token),
-                lambda answer: render_answer(
-                    answer, self._texts.say("sources", answer.language or user_lang)
-                ),
+                lambda answer: self._reply(chat.id, answer, user_lang),
                 interval=self._interval,
                 quote=group,
+                drafts=None if group else self._drafts,
             )
-            self._store.append(chat.id, Turn(question=question, answer=answer.text, language=answer.language))
+            turn = Turn(question=question, answer=answer.text, language=answer.language)
+            try:
+                self._store.append(chat.id, turn)
+            except OSError as exc:  # the answer is out; a follow-up question loses its context, no more
+                logger.warning("Could not remember the turn in chat %s: %s", chat.id, exc)
+
+    def _reply(self, chat_id: int, answer: Answer, user_lang: str) -> Reply:
+        """The final messages of an answer, with a button per quoted source (saved first, so it works at once)."""
+        parts = render_answer(answer, self._texts.say("sources", answer.language or user_lang))
+        try:
+            saved = self._store.save_answer(chat_id, answer)
+        except OSError as exc:  # a full disk costs the buttons, not the answer
+            logger.warning("Could not save the sources of an answer in chat %s: %s", chat_id, exc)
+            saved = None
+        return Reply(parts, source_buttons(saved.sources, saved.key) if saved is not None else None)
 
     async def on_error(self, update: object, context: Context) -> None:
         """The one error handler: log with the traceback, then send a short apology in the user's language.
 
-        What went wrong (paths, database errors) goes only to the log and to admins, never to other users.
+        What went wrong (paths, settings, database errors) goes only to the log, under a short reference
+        that admins are given with their apology; no chat ever sees it.
         """
         error = context.error
+        reference = secrets.token_hex(3)
         if isinstance(error, NetworkError | Forbidden) and not isinstance(error, BadRequest):
-            logger.warning("Telegram error: %s", error)
+            logger.warning("Telegram error [%s]: %s", reference, error)
         else:
-            logger.error("Error while handling an update: %s", error, exc_info=error)
+            logger.error("Error while handling an update [%s]: %s", reference, error, exc_info=error)
         if not isinstance(update, Update) or update.effective_chat is None:
             return
-        user, message = update.effective_user, update.effective_message
+        user, message, query = update.effective_user, update.effective_message, update.callback_query
         lang = user_language(user.language_code if user is not None else None)
-        if message is not None and message.text and not message.text.startswith("/"):
+        if query is None and message is not None and message.text and not message.text.startswith("/"):
             lang = await asyncio.to_thread(detect_language, message.text, lang)
         text = self._texts.say("error_apology", lang)
-        if user is not None and user.id in self._tg.admins and error is not None:
-            # An admin can act on the detail (a setting, a full disk); a NewsbotError's text says what to do.
-            text = (
-                str(error)
-                if isinstance(error, NewsbotError)
-                else f"{text}\n\n{type(error).__name__}: {error}"
-            )
-        chat_id = update.effective_chat.id
+        if user is not None and user.id in self._tg.admins:
+            text += " " + self._texts.say("error_logged", lang, ref=reference)
         try:
-            await deliver(functools.partial(context.bot.send_message, chat_id, text))
+            if query is not None:  # a button: the apology in the alert, not in the chat
+                try:
+                    await query.answer(text, show_alert=True)
+                    return
+                except BadRequest:  # already answered, or too old to answer
+                    pass
+            await deliver(functools.partial(context.bot.send_message, update.effective_chat.id, text))
         except TelegramError as exc:
             logger.warning("Could not send the error message: %s", exc)

@@ -23,7 +23,7 @@ from bot.config import ChatSettings, Settings, TelegramSettings
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.telegram_app import NewsbotApplication, build_application, run_bot
 from index.config import IndexSettings
-from index.errors import ConfigError, StoreUnavailable
+from index.errors import BadArticle, ConfigError, IndexBusy, StoreUnavailable
 from index.models import ArticleInfo, IndexStats, ReindexReport
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -36,10 +36,37 @@ GROUP = -100777
 
 SOURCES = (
     Source(
-        1, "kim-putin", "Kim to meet Putin <in Vladivostok>", "https://example.com/kim?a=1&b=2", "2023-09-05"
+        1,
+        "kim-putin",
+        "Kim to meet Putin <in Vladivostok>",
+        "https://example.com/kim?a=1&b=2",
+        "2023-09-05",
+        evidence=("Kim Jong Un will meet Vladimir Putin in Vladivostok next week.",),
     ),
-    Source(2, "eu-grain", "EU grain & Ukraine", None, "2023-09-10"),
+    Source(
+        2,
+        "eu-grain",
+        "EU grain & Ukraine",
+        None,
+        "2023-09-10",
+        evidence=(
+            "The ban on Ukrainian grain <imports> & seeds ends on Friday.",
+            "Poland wants it extended.",
+        ),
+    ),
 )
+ARTICLES = {
+    "kim-putin": (
+        "Kim to meet Putin <in Vladivostok>\n\n"
+        "The Kremlin confirmed the visit on Monday.\n\n"
+        "Kim Jong Un will meet Vladimir Putin\nin Vladivostok next week. The talks will last two days."
+    ),
+    "eu-grain": (
+        "EU grain & Ukraine\n\n"
+        "Brussels, 10 September.\n\n"
+        "The ban on Ukrainian grain <imports> & seeds ends on Friday. Poland wants it extended."
+    ),
+}
 
 
 class FakeBackend:
@@ -60,6 +87,8 @@ class FakeBackend:
         ]
         self.reindexed = 0
         self.added: list[tuple[str, bytes]] = []
+        self.texts: dict[str, str] = dict(ARTICLES)
+        self.texts_read: list[str] = []
 
     def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:
         self.calls.append((question, tuple(history)))
@@ -92,6 +121,10 @@ class FakeBackend:
     def articles(self) -> Sequence[ArticleInfo]:
         return self.article_list
 
+    def article_text(self, article_id: str) -> str | None:
+        self.texts_read.append(article_id)
+        return self.texts.get(article_id)
+
     def reindex(self) -> ReindexReport:
         self.reindexed += 1
         return ReindexReport(added=("a",), unchanged=("b", "c"), chunks_embedded=5, seconds=1.5)
@@ -99,7 +132,9 @@ class FakeBackend:
     def add_article(self, filename: str, data: bytes) -> ReindexReport:
         self.added.append((filename, data))
         if data.startswith(b"\xff"):
-            raise ConfigError("new.txt is not valid UTF-8 text")
+            raise BadArticle(f"{filename}: binary file, not text", reason="binary file, not text")
+        if data.startswith(b"\xfe"):
+            raise IndexBusy("another process holds /srv/newsbot/.newsbot/index.lock")
         return ReindexReport(added=("new",), chunks_embedded=3, seconds=0.2)
 
 
@@ -112,6 +147,7 @@ class BotAPI:
         self.send = mock.post(f"{API}/sendMessage").mock(side_effect=self._message)
         self.edit = mock.post(f"{API}/editMessageText").mock(side_effect=self._message)
         self.action = mock.post(f"{API}/sendChatAction").respond(json={"ok": True, "result": True})
+        self.draft = mock.post(f"{API}/sendMessageDraft").respond(json={"ok": True, "result": True})
         self.delete = mock.post(f"{API}/deleteMessage").respond(json={"ok": True, "result": True})
         self.callback = mock.post(f"{API}/answerCallbackQuery").respond(json={"ok": True, "result": True})
         self.get_file = mock.post(f"{API}/getFile").respond(
@@ -137,6 +173,15 @@ class BotAPI:
             for c in self.send.calls
             if chat_id is None or int(params(c.request)["chat_id"]) == chat_id
         ]
+
+    def drafts(self) -> list[dict[str, str]]:
+        """The bodies of every sendMessageDraft, in order."""
+        return [params(c.request) for c in self.draft.calls]
+
+    def keyboard(self, request: httpx.Request) -> list[list[dict[str, str]]]:
+        """The inline keyboard a sendMessage or editMessageText carried (empty when none)."""
+        markup = params(request).get("reply_markup")
+        return json.loads(markup)["inline_keyboard"] if markup else []
 
 
 def params(request: httpx.Request) -> dict[str, str]:
@@ -178,6 +223,16 @@ def message_update(
     if document is not None:
         message["document"] = document
     return {"update_id": next(_update_ids), "message": message}
+
+
+def group_question(text: str) -> dict[str, Any]:
+    """A question in the group, addressed to the bot by a mention (groups stream by editing a message)."""
+    mention = "@newsbot_test_bot"
+    return message_update(
+        f"{mention} {text}",
+        chat_id=GROUP,
+        entities=[{"type": "mention", "offset": 0, "length": len(mention)}],
+    )
 
 
 def make_settings(tmp_path: Path, **telegram: Any) -> Settings:
@@ -242,7 +297,8 @@ class TagChecker(HTMLParser):
         self.text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        assert tag in {"b", "a", "code", "i"}, tag
+        assert tag in {"b", "a", "code", "i", "blockquote"}, tag
+        assert tag != "blockquote" or attrs == [("expandable", None)], attrs
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -283,12 +339,12 @@ async def test_answer_is_escaped_html_with_bold_markers_and_linked_sources(
     visible(text)
 
 
-async def test_streamed_answer_shows_plain_preview_then_final_html_edit(
+async def test_in_a_group_the_answer_streams_as_a_plain_preview_then_a_final_html_edit(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
     backend.tokens = ["Kim will meet <Putin> [1]"]  # the first text is shown as soon as it arrives
     backend.gate = threading.Event()
-    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+    task = asyncio.create_task(feed(app, group_question("What about Kim?")))
 
     await eventually(lambda: api.send.called)
     preview = params(api.send.calls.last.request)
@@ -298,11 +354,16 @@ async def test_streamed_answer_shows_plain_preview_then_final_html_edit(
     await task
 
     assert api.send.call_count == 1
+    assert not api.draft.called  # drafts are for private chats only
     final = params(api.edit.calls.last.request)
     assert final["message_id"] == str(api.send.calls.last.response.json()["result"]["message_id"])
     assert final["parse_mode"] == "HTML"
     assert final["text"].startswith("Kim will meet Putin <b>[1]</b>.")
     assert "<b>Sources</b>" in final["text"]
+    assert [row[0]["text"] for row in api.keyboard(api.edit.calls.last.request)] == [
+        "[1] Kim to meet Putin <in…",
+        "[2] EU grain & Ukraine",
+    ]
 
 
 async def test_long_answer_with_many_sources_is_split_at_paragraphs_without_breaking_tags(
@@ -331,18 +392,42 @@ async def test_long_answer_with_many_sources_is_split_at_paragraphs_without_brea
     assert all(params(c.request)["parse_mode"] == "HTML" for c in api.send.calls)
 
 
-async def test_error_details_reach_admins_but_users_get_only_an_apology(
+async def test_an_internal_error_never_reaches_the_chat_not_even_an_admins(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     backend.error = StoreUnavailable(
-        "cannot open the index at /srv/newsbot/.newsbot/chroma: database disk image is malformed"
+        "cannot open the index at /srv/newsbot/.newsbot/chroma: database disk image is malformed; "
+        "check NEWSBOT_INDEX__DATA_DIR"
     )
+    backend.tokens = ["Kim will meet Putin [1]."]  # some checked text was already streamed
     with caplog.at_level(logging.ERROR, logger="bot.telegram_handlers"):
         await feed(app, message_update("What about Kim?"))
         await feed(app, message_update("Was ist mit Kim?", chat_id=ADMIN, user_id=ADMIN, language_code="de"))
-    assert api.texts(USER) == ["Sorry, something went wrong while answering. Please try again in a moment."]
-    assert api.texts(ADMIN) == [str(backend.error)]
-    assert sum(1 for r in caplog.records if r.exc_info and r.exc_info[1] is backend.error) == 2
+        await feed(app, group_question("What about Kim?"))
+    apology = "Sorry, something went wrong while answering. Please try again in a moment."
+    assert api.texts(USER) == [apology]
+    assert api.texts(GROUP)[-1] == apology
+    [admin_text] = api.texts(ADMIN)
+    prefix = "Entschuldigung, beim Antworten ist etwas schiefgegangen. Bitte versuch es gleich noch einmal. "
+    assert admin_text.startswith(prefix + "Die Einzelheiten stehen im Log des Bots, markiert mit ")
+    reference = admin_text.removeprefix(prefix).split()[-1].rstrip(".")
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[1] is backend.error]
+    assert len(logged) == 3
+    assert any(f"[{reference}]" in r.getMessage() for r in logged)  # the admin can find the traceback
+    bodies = [c.request.content.decode() for c in api.send.calls + api.edit.calls + api.draft.calls]
+    assert bodies
+    assert not [b for b in bodies if "srv" in b or "NEWSBOT_" in b or "malformed" in b or "chroma" in b]
+
+
+async def test_an_admins_command_that_fails_gets_the_apology_not_the_error(
+    app: NewsbotApplication, api: BotAPI, backend: FakeBackend
+) -> None:
+    backend.reindex = lambda: (_ for _ in ()).throw(IndexBusy("another process holds /srv/x/index.lock"))  # type: ignore[method-assign]
+    await feed(app, message_update("/reindex", chat_id=ADMIN, user_id=ADMIN))
+    texts = api.texts(ADMIN)
+    assert texts[0] == "Re-indexing the corpus, this can take a while…"
+    assert texts[1].startswith("Sorry, something went wrong while answering.")
+    assert "/srv" not in texts[1] and "lock" not in texts[1]
 
 
 async def test_an_apology_outlasts_a_short_bot_api_outage(
@@ -404,7 +489,7 @@ async def test_a_message_without_words_is_asked_for_a_question_without_touching_
     assert backend.calls == []
 
 
-async def test_final_edit_failure_falls_back_to_a_new_message(
+async def test_final_edit_failure_falls_back_to_a_new_message_with_the_buttons(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
     backend.tokens = ["Kim will meet Putin"]
@@ -413,7 +498,7 @@ async def test_final_edit_failure_falls_back_to_a_new_message(
         httpx.Response(500, json={"ok": False, "error_code": 500, "description": "Internal Server Error"})
     ]
     api.edit.side_effect = lambda request: fail_once.pop() if fail_once else api._message(request)
-    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+    task = asyncio.create_task(feed(app, group_question("What about Kim?")))
     await eventually(lambda: api.send.called)
     backend.gate.set()
     await task
@@ -422,6 +507,7 @@ async def test_final_edit_failure_falls_back_to_a_new_message(
     final = params(api.send.calls.last.request)
     assert final["parse_mode"] == "HTML"
     assert "Kim will meet Putin <b>[1]</b>." in final["text"]
+    assert len(api.keyboard(api.send.calls.last.request)) == 2
     assert (
         params(api.delete.calls.last.request)["message_id"]
         == params(api.edit.calls.last.request)["message_id"]
@@ -437,7 +523,7 @@ async def test_failed_edit_mid_stream_does_not_lose_the_answer(
     backend.gate = threading.Event()
     fail_once = [httpx.Response(400, json={"ok": False, "error_code": 400, "description": "Bad Request: x"})]
     api.edit.side_effect = lambda request: fail_once.pop() if fail_once else api._message(request)
-    task = asyncio.create_task(feed(app, message_update("What about Kim?")))
+    task = asyncio.create_task(feed(app, group_question("What about Kim?")))
     await eventually(lambda: api.send.called)
     next_token.set()
     await eventually(lambda: api.edit.called)
@@ -801,12 +887,16 @@ async def test_upload_of_another_file_type_is_refused(
     assert not api.get_file.called
 
 
-async def test_rejected_upload_shows_the_backends_reason(
+async def test_rejected_upload_shows_the_files_fault_but_not_the_servers(
     app: NewsbotApplication, api: BotAPI, backend: FakeBackend
 ) -> None:
     api.download.respond(content=b"\xff\xfe broken")
     await feed(app, document_update("new.txt", None))
-    assert api.texts(ADMIN) == ["new.txt is not valid UTF-8 text"]
+    assert api.texts(ADMIN) == ["new.txt was not added: binary file, not text"]
+    api.download.respond(content=b"\xfe busy")
+    await feed(app, document_update("new.txt", None))
+    assert api.texts(ADMIN)[-1].startswith("Sorry, something went wrong while answering.")
+    assert "/srv" not in api.texts(ADMIN)[-1]
 
 
 async def test_upload_without_a_declared_size_stops_downloading_past_the_limit(
@@ -916,7 +1006,10 @@ async def test_the_first_text_is_shown_at_once_not_after_the_stream_interval(
     application = make_app(stream_interval=30.0)
     async with application:
         task = asyncio.create_task(feed(application, message_update("What about Kim?")))
+        await eventually(lambda: api.draft.called, timeout=3.0)
+        assert "Kim will meet Putin" in api.drafts()[-1]["text"]
+        task_group = asyncio.create_task(feed(application, group_question("What about Kim?")))
         await eventually(lambda: api.send.called, timeout=3.0)
         assert "Kim will meet Putin" in params(api.send.calls.last.request)["text"]
         backend.gate.set()
-        await task
+        await asyncio.gather(task, task_group)

@@ -20,7 +20,7 @@ from bot.telegram_format import (
     telegram_length,
     user_language,
 )
-from bot.telegram_handlers import RateLimiter
+from bot.telegram_rate_limiter import RateLimiter
 
 PHRASES = Path(__file__).resolve().parent.parent / "prompts" / "phrases"
 
@@ -143,7 +143,8 @@ def test_rate_limiter_is_a_sliding_window_per_user() -> None:
 def test_every_telegram_phrase_exists_in_every_language_with_the_same_placeholders() -> None:
     english = tomllib.loads((PHRASES / "telegram.en.toml").read_text(encoding="utf-8"))
     files = sorted(PHRASES.glob("telegram.*.toml"))
-    assert {f.name.split(".")[1] for f in files} >= {"en", "ru", "uk", "bg", "de", "fr"}
+    answer_languages = {f.name.split(".")[1] for f in PHRASES.glob("answer.*.toml")}
+    assert {f.name.split(".")[1] for f in files} == answer_languages  # a reader of any of them is served
     for path in files:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
         assert set(table) == set(english), path.name
@@ -153,4 +154,4 @@ def test_every_telegram_phrase_exists_in_every_language_with_the_same_placeholde
             assert names == expected, f"{path.name}: {key}"
     prompts = load_prompts()
     assert prompts.phrase("reset_done", "bg") == "Готово: забравих разговора ни."
-    assert prompts.phrase("reset_done", "es") == english["reset_done"]
+    assert prompts.phrase("reset_done", "pt") == english["reset_done"]

@@ -192,6 +192,11 @@ def test_newsbot_telegram_answers_a_question_with_citations(tmp_path: Path, bot_
     assert "<b>Sources</b>" in final["text"]
     assert "Lyon opens a new tram line" in final["text"]
     assert "T10" in final["text"] or "3 March 2024" in final["text"]
+    buttons = [b for row in json.loads(final["reply_markup"])["inline_keyboard"] for b in row]
+    assert buttons[0]["text"].startswith("[1] Lyon opens a new tram")
+    assert all(
+        b["callback_data"].startswith("cite:") and len(b["callback_data"].encode()) <= 64 for b in buttons
+    )
     methods = [m for m, _ in bot_api.calls]
     assert methods[0] == "getMe"
     assert "sendChatAction" in methods
