@@ -23,7 +23,7 @@ from bot.qa import Generator, Pipeline, answer
 from bot.retrieval import Retriever
 from bot.support import SupportChecker
 from index.embeddings import Embedder, make_embedder
-from index.errors import IndexMissing
+from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
 from index.models import ArticleInfo, IndexStats, ReindexReport
 from index.store import Store, open_store

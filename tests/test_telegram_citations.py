@@ -351,7 +351,9 @@ def test_the_chat_store_keeps_answers_bounded_and_ignores_damage(tmp_path: Path)
 
 @pytest.fixture
 def newsbot(settings: Settings) -> Newsbot:
-    return Newsbot(settings, embedder=HashEmbedder())
+    bot = Newsbot(settings, embedder=HashEmbedder())
+    bot.ensure_index()
+    return bot
 
 
 def test_the_service_gives_an_articles_cleaned_text_and_nothing_outside_the_corpus(
