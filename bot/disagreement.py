@@ -26,7 +26,7 @@ from index.keyword import fold
 from index.language import detect_language
 
 if TYPE_CHECKING:
-    from bot.extractive import EvidenceGroup
+    from bot.extractive import Evidence, EvidenceGroup
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*")
 
@@ -114,4 +114,42 @@ def disagreements(groups: Sequence[EvidenceGroup]) -> list[Disagreement]:
     for thing, figures in by_thing.items():
         if len(figures) >= 2 and len(set(figures.values())) >= 2:
             found.append(Disagreement(thing, tuple(sorted(figures.items()))))
+    return found
+
+
+class Side(NamedTuple):
+    """One article's figure for a disputed thing, with the quote that states it."""
+
+    quote: Evidence
+    figure: str
+
+
+DISPUTED_QUOTES = 4
+"""How many of the best answering quotes are compared for differing figures."""
+
+
+def disputed(quotes: Sequence[Evidence]) -> list[tuple[str, list[Side]]]:
+    """Things the best answering quotes (best first) give different figures for, each side with its quote.
+
+    Only the quotes' own sentences count (not titles), so every side can be shown and cited. The caller
+    decides whether the question is about a figure at all (two articles measuring different events in
+    hours are a false alarm otherwise).
+    """
+    from bot.extractive import number_evidence
+
+    top = list(quotes[:DISPUTED_QUOTES])
+    groups, _ = number_evidence(top)
+    article_of = {group.marker: group.article_id for group in groups}
+    found = []
+    for thing, figures in ((d.thing, d.figures) for d in disagreements(groups)):
+        sides = []
+        for marker, figure in figures:
+            quote = next(
+                (q for q in top if q.article_id == article_of[marker] and (thing, figure) in measures(q.sentence)),
+                None,
+            )
+            if quote is not None:
+                sides.append(Side(quote, figure))
+        if len({side.figure for side in sides}) >= 2:
+            found.append((thing, sides))
     return found

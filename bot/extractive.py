@@ -178,7 +178,9 @@ def _answer_kind(question: str) -> str | None:
         return "who"
     if any(word in _WHERE for word in lowered):
         return "where"
-    if any(word in _HOW_MANY for word in lowered) or re.search(r"how (?:many|much)|wie viele?", joined):
+    if any(word in _HOW_MANY for word in lowered) or re.search(
+        r"how (?:many|much|long)|wie (?:viele?|lange)|как долго|як довго|cuánto", joined
+    ):
         return "number"
     if any(word in _WHEN for word in lowered):
         return "when"
@@ -235,15 +237,16 @@ def _fingerprint(sentence: str) -> tuple[str, frozenset[str]]:
     return " ".join(words), frozenset(words)
 
 
-def _is_duplicate(key: tuple[str, frozenset[str]], seen: list[tuple[str, frozenset[str]]]) -> bool:
+def _duplicate_of(key: tuple[str, frozenset[str]], seen: list[tuple[str, frozenset[str]]]) -> int | None:
+    """The index of the sentence in ``seen`` that ``key`` repeats (one inside the other, or nearly the same)."""
     text, words = key
-    for other_text, other_words in seen:
+    for index, (other_text, other_words) in enumerate(seen):
         if text in other_text or other_text in text:
-            return True
+            return index
         union = len(words | other_words) or 1
         if len(words & other_words) / union >= _DUPLICATE_OVERLAP:
-            return True
-    return False
+            return index
+    return None
 
 
 def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
@@ -260,13 +263,18 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
             if _is_fragment(sentence, first=position == 0):
                 continue
             key = _fingerprint(sentence)
-            if _is_duplicate(key, seen):
+            lead = 0.05 if position == 0 else 0.0  # news puts the gist first
+            candidate = _Candidate(
+                sentence, passage, rank, article_rank[passage.article_id], position, prior + lead
+            )
+            same = _duplicate_of(key, seen)
+            if same is not None:
+                # A title line ("Talks at the cosmodrome") gives way to the sentence that holds it and more.
+                if key[0] != seen[same][0] and seen[same][0] in key[0]:
+                    seen[same], found[same] = key, candidate
                 continue
             seen.append(key)
-            lead = 0.05 if position == 0 else 0.0  # news puts the gist first
-            found.append(
-                _Candidate(sentence, passage, rank, article_rank[passage.article_id], position, prior + lead)
-            )
+            found.append(candidate)
     return found
 
 
@@ -381,6 +389,11 @@ def select_evidence(
         )
         for c in chosen
     ]
+
+
+def asks_for_figure(question: str) -> bool:
+    """Whether ``question`` asks for a figure: how many, how long, when."""
+    return _answer_kind(question) in ("number", "when")
 
 
 def holds_answer_kind(question: str, statement: str) -> bool:

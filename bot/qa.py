@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,10 +27,12 @@ from bot.citations import (
     strip_markers,
 )
 from bot.conversation import rule_condense
+from bot.disagreement import Side, disputed
 from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.extractive import (
     Evidence,
     EvidenceGroup,
+    asks_for_figure,
     extractive_answer,
     holds_answer_kind,
     number_evidence,
@@ -164,12 +166,17 @@ def answer(
     )
     quotes = ranked_quotes(evidence)
     quoted = tuple(item.sentence for item in quotes)
+    sides = disputed(quotes) if asks_for_figure(standalone) else []
     if pipeline.generator is None:
         text, sources = extractive_answer(
             standalone, language, retrieval.passages, pipeline.prompts, evidence=evidence
         )
         if not sources:
             return done(text, (), "extractive", refused=True, quotes=quoted)
+        marker_of = {source.article_id: source.marker for source in sources}
+        shown = [(thing, side) for thing, side in sides if all(s.quote.sentence in text for s in side)]
+        if shown:
+            text += "\n" + _differ_line(pipeline.prompts, language, shown, lambda q: marker_of[q.article_id])
         return done(text, sources, "extractive", quotes=quoted, first_useful=time.perf_counter())
 
     groups, sources = number_evidence(evidence)
@@ -182,7 +189,7 @@ def answer(
     said_none: list[bool] = []
     writer = ReplyWriter(pipeline.prompts, language, on_token, started=started, hold=hold)
     if quotes and pipeline.quote_first:
-        writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
+        _quote_first(pipeline, language, writer, quotes, sides, source_of)
     note_key = "fallback_note"
     held: list[str] | None
     try:
@@ -240,12 +247,46 @@ def answer(
             # Nothing was shown yet and the model, given the best sentences, says none answers.
             return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
     if writer.empty and quotes:  # quote_first off, and nothing of the model's held up
-        writer.quote_block([(item.sentence, source_of[item.article_id]) for item in _first_quotes(quotes)])
+        _quote_first(pipeline, language, writer, quotes, sides, source_of)
     if writer.empty:
         return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
     writer.release()
     mode = pipeline.mode if writer.statements else "extractive"
     return done(writer.text, writer.sources, mode, quotes=quoted, first_useful=writer.first_useful)
+
+
+def _quote_first(
+    pipeline: Pipeline,
+    language: str,
+    writer: ReplyWriter,
+    quotes: Sequence[Evidence],
+    sides: Sequence[tuple[str, Sequence[Side]]],
+    source_of: dict[str, Source],
+) -> None:
+    """The best quotes; where articles give different figures, each side's quote and a line citing both."""
+    shown = _first_quotes(quotes)
+    shown += [side.quote for _, group in sides for side in group if side.quote not in shown]
+    writer.quote_block([(item.sentence, source_of[item.article_id]) for item in shown])
+    if sides:
+        writer.line(
+            _differ_line(
+                pipeline.prompts, language, sides, lambda q: writer.cite(q.sentence, source_of[q.article_id])
+            )
+        )
+
+
+def _differ_line(
+    prompts: Prompts,
+    language: str,
+    sides: Sequence[tuple[str, Sequence[Side]]],
+    marker_of: Callable[[Evidence], int],
+) -> str:
+    """ "The articles give different figures: 4 h [1], 5 h [2]." in ``language``."""
+    parts = []
+    for thing, group in sides:
+        unit = prompts.phrase(f"unit_{thing}", language)
+        parts.append(", ".join(f"{side.figure} {unit} [{marker_of(side.quote)}]" for side in group))
+    return prompts.phrase("figures_differ", language).format(sides="; ".join(parts))
 
 
 class _Refused(Exception):

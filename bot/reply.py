@@ -66,6 +66,7 @@ class ReplyWriter:
         self._sources: list[Source] = []
         self._number: dict[str, int] = {}
         self._backing: dict[str, list[str]] = {}
+        self._remark_last = False
         self._said: set[str] = set()
         self.first_useful: float | None = None
         self.statements = 0
@@ -100,6 +101,7 @@ class ReplyWriter:
         return number
 
     def _emit(self, piece: str) -> None:
+        self._remark_last = False
         self._text += piece
         if self._hold:
             self._held += piece
@@ -162,12 +164,21 @@ class ReplyWriter:
         self.quotes += 1
         return True
 
+    def cite(self, sentence: str, source: Source) -> int:
+        """The marker of ``source``, recording ``sentence`` as evidence the reply relies on."""
+        return self._marker(source, [sentence])
+
+    def line(self, text: str) -> None:
+        """A line of its own under what was written (a remark with its own markers)."""
+        self._emit(("\n" if self._text else "") + text)
+        self._remark_last = True
+
     def note(self, text: str) -> None:
         self._emit(("\n\n" if self._text else "") + text)
 
     def _separator(self) -> str:
         if not self._text:
             return ""
-        # The quote block ends with a bullet line; the answer is its own paragraph after it.
+        # The quote block ends with a bullet line (or a remark under it); the answer is its own paragraph.
         last_line = self._text.rsplit("\n", 1)[-1]
-        return "\n\n" if last_line.startswith("• ") else " "
+        return "\n\n" if last_line.startswith("• ") or self._remark_last else " "
