@@ -47,6 +47,7 @@ from bot.restatement import NONE_ANSWERS, ItemReader, Restatement, answer_schema
 from bot.retrieval import Retriever
 from bot.support import SupportChecker, Verdict, malformed, unsupported_figures
 from bot.support import figures as _figures
+from index.embeddings import Embedder
 from index.language import detect_language, language_name
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class Pipeline:
     """Longer questions are cut before language detection, retrieval and the prompt."""
     support: SupportChecker | None = None
     """Checks each sentence of the model's answer against the evidence it cites."""
+    sentence_embedder: Embedder | None = None
+    """Embeds evidence sentences (default: the retriever's embedder); the service gives a cached one."""
     composition: str = "cited"
     """restate: the model picks evidence sentences and restates them (JSON); cited: free text with [n]."""
     quote_first: bool = True
@@ -161,7 +164,7 @@ def answer(
         retrieval.passages,
         limit=pipeline.evidence_sentences,
         query_vector=retrieval.query_vector or None,
-        embedder=pipeline.retriever.embedder,
+        embedder=pipeline.sentence_embedder or pipeline.retriever.embedder,
         min_answer_score=pipeline.min_answer_score,
     )
     quotes = ranked_quotes(evidence)

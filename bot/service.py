@@ -28,6 +28,7 @@ from index.ingest import Progress, reindex
 from index.models import ArticleInfo, IndexStats, ReindexReport
 from index.store import Store, open_store
 from index.uploads import save_upload
+from index.vector_cache import CachedEmbedder
 from index.web_ingest import WebReport
 
 if TYPE_CHECKING:  # started only for the providers that need them
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # started only for the providers that need them
     from bot.local_llm import LocalModelServer
 
 logger = logging.getLogger(__name__)
+
+SENTENCE_VECTORS = "sentence_vectors.sqlite"
+"""The sentence vector cache, in the data dir (safe to delete)."""
 
 
 class Newsbot:
@@ -64,6 +68,8 @@ class Newsbot:
         self._lock = threading.Lock()
         self._robots: dict[str, tuple[RobotFileParser | None, float]] = {}  # per site, kept between fetches
         self._support: SupportChecker | None = None
+        # Evidence sentences recur from question to question: each is embedded once per model.
+        self.sentence_embedder = CachedEmbedder(self.embedder, settings.index.data_dir / SENTENCE_VECTORS)
 
     # -- the index ------------------------------------------------------------------------------
 
@@ -212,9 +218,9 @@ class Newsbot:
 
     @property
     def support(self) -> SupportChecker:
-        """The statement checker, sharing the retriever's embedder."""
+        """The statement checker, sharing the retriever's embedder (through the sentence cache)."""
         if self._support is None:
-            self._support = SupportChecker(self.embedder)
+            self._support = SupportChecker(self.sentence_embedder)
         return self._support
 
     def pipeline(self) -> Pipeline:
@@ -227,6 +233,7 @@ class Newsbot:
             max_question_chars=self.settings.retrieval.max_question_chars,
             max_tokens=self.settings.llm.max_tokens,
             support=self.support,
+            sentence_embedder=self.sentence_embedder,
             composition=self.composition,
             quote_first=self.settings.llm.quote_first,
             min_answer_score=self.settings.retrieval.min_answer_score,
@@ -239,7 +246,8 @@ class Newsbot:
         return answer(question, history, self.pipeline(), on_token=on_token)
 
     def close(self) -> None:
-        """Stop the local model server, if one was started."""
+        """Stop the local model server, if one was started, and close the sentence cache."""
+        self.sentence_embedder.close()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -20,6 +20,7 @@ from bot.restatement import ItemReader, Restatement, answer_schema, read_items
 from bot.retrieval import Retriever
 from index.ingest import reindex
 from index.store import open_store
+from index.vector_cache import CachedEmbedder
 from tests.fakes import HashEmbedder, ScriptedGenerator, WordSupport
 
 QUESTION = "Who accompanied Kim Jong Un at the aircraft plant?"
@@ -238,7 +239,7 @@ def test_the_service_picks_the_composition_and_shares_its_embedder_with_the_chec
     settings.llm = settings.llm.model_copy(update={"provider": provider, "composition": composition})
     bot = Newsbot(settings, embedder=embedder)
     assert bot.composition == expected
-    assert bot.support.embedder is embedder
+    assert isinstance(bot.support.embedder, CachedEmbedder) and bot.support.embedder.inner is embedder
 
 
 def test_the_focused_model_reads_one_quote_and_answers_in_the_askers_language(retriever: Retriever) -> None:
