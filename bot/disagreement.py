@@ -145,7 +145,11 @@ def disputed(quotes: Sequence[Evidence]) -> list[tuple[str, list[Side]]]:
         sides = []
         for marker, figure in figures:
             quote = next(
-                (q for q in top if q.article_id == article_of[marker] and (thing, figure) in measures(q.sentence)),
+                (
+                    q
+                    for q in top
+                    if q.article_id == article_of[marker] and (thing, figure) in measures(q.sentence)
+                ),
                 None,
             )
             if quote is not None:

@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import jinja2
 
@@ -80,6 +81,7 @@ class Prompts:
         directory: Traversable | None = None,
     ) -> None:
         self.directory = directory
+        self._tables: dict[str, dict[str, Any]] = {}
         self._sources = dict(templates)
         self._phrases = {lang: dict(table) for lang, table in phrases.items()}
         self._env = jinja2.Environment(
@@ -107,6 +109,18 @@ class Prompts:
             raise PromptError(f"prompt template {name!r} needs a variable that was not given: {exc}") from exc
         # Blank runs left by the template's layout are noise to the model.
         return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    def table(self, name: str) -> dict[str, Any]:
+        """The TOML data file ``name`` of the prompts folder (worked examples, cue lists), read once."""
+        if name not in self._tables:
+            if self.directory is None:
+                raise PromptError(f"no prompts folder to read {name!r} from")
+            path = self.directory / name
+            try:
+                self._tables[name] = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise PromptError(f"cannot read prompt data file {path}: {exc}") from exc
+        return self._tables[name]
 
     def phrase(self, key: str, lang: str) -> str:
         """The fixed text ``key`` in ``lang``, else in English; KeyError if English lacks it too."""

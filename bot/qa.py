@@ -386,6 +386,8 @@ NONE_REPLY = re.compile(r"^\W*(none|-)\W*$", re.IGNORECASE)
 """The focused model's reply when the quoted sentence does not answer."""
 FOCUSED_MAX_TOKENS = 96
 """One short sentence; a longer reply is the small model running on."""
+FOCUSED_EXAMPLES = "focused_examples.toml"
+"""Worked examples for the focused model, in the prompts folder."""
 FOCUSED_SENTENCES = 2
 """Most sentences of the focused reply that are checked and kept."""
 
@@ -415,6 +417,7 @@ def _focused(
     )
     messages = [
         {"role": "system", "content": pipeline.prompts.render("focused_system")},
+        *_focused_examples(pipeline.prompts),
         {
             "role": "user",
             "content": pipeline.prompts.render(
@@ -450,6 +453,20 @@ def _focused(
         else:
             logger.info("sentence failed (%s): %r", verdict.reason or f"language {detected}", text)
     return written
+
+
+def _focused_examples(prompts: Prompts) -> list[Message]:
+    """The worked examples (prompts/focused_examples.toml) as earlier turns of the chat."""
+    turns: list[Message] = []
+    for example in prompts.table(FOCUSED_EXAMPLES).get("example", []):
+        instruction = prompts.phrase("focused_instruction", example["language"]).format(
+            language=language_name(example["language"])
+        )
+        user = prompts.render(
+            "focused", sentence=example["sentence"], question=example["question"], instruction=instruction
+        )
+        turns += [{"role": "user", "content": user}, {"role": "assistant", "content": example["answer"]}]
+    return turns
 
 
 def _log_check(

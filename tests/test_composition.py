@@ -251,6 +251,9 @@ def test_the_focused_model_reads_one_quote_and_answers_in_the_askers_language(re
     result = answer(QUESTION, [], pipeline, on_token=shown.append)
     prompt = generator.requests[0][-1]["content"]
     assert prompt.count("Quoted sentence: ") == 1, "one sentence to read, not all the evidence"
+    examples = load_prompts().table("focused_examples.toml")["example"]
+    roles = [m["role"] for m in generator.requests[0]]
+    assert roles == ["system", *["user", "assistant"] * len(examples), "user"], "worked examples come first"
     assert "Zhornik" in prompt.split("Question:")[0], "the quote it reads is the best one"
     assert "Question: " + QUESTION in prompt
     assert prompt.rstrip().endswith(
