@@ -249,6 +249,9 @@ def answer(
         if not writer.shown and not writer.statements:
             # Nothing was shown yet and the model, given the best sentences, says none answers.
             return done(not_covered, (), pipeline.mode, refused=True, quotes=quoted)
+        if not writer.statements:
+            # The quote stays (it may well answer: the small model says NONE to some right ones), hedged.
+            writer.note(pipeline.prompts.phrase("closest_passage_note", language))
     if writer.empty and quotes:  # quote_first off, and nothing of the model's held up
         _quote_first(pipeline, language, writer, quotes, sides, source_of)
     if writer.empty:

@@ -297,11 +297,12 @@ def test_a_focused_answer_that_fails_a_check_leaves_only_the_quote(retriever: Re
     assert result.mode == "extractive"
 
 
-def test_the_focused_model_answering_none_leaves_the_quote(retriever: Retriever) -> None:
+def test_the_focused_model_answering_none_leaves_the_quote_hedged(retriever: Retriever) -> None:
     result = answer(
         QUESTION, [], _pipeline(retriever, ScriptedGenerator(lambda _p: "NONE"), composition="focused")
     )
     assert not result.refused and "Zhornik" in result.text
+    assert result.text.endswith(load_prompts().phrase("closest_passage_note", "en"))
     assert result.mode == "extractive"
 
 
