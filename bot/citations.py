@@ -17,17 +17,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.models import Source
+from index import lexicon
 from index.language import detect_language
 
 if TYPE_CHECKING:
     from bot.prompts import Prompts
 
 logger = logging.getLogger(__name__)
-
-
-def _wordset(words: str) -> frozenset[str]:
-    """A set from a whitespace-separated word list (keeps long lists readable)."""
-    return frozenset(words.split())
 
 
 _GROUP = r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]"
@@ -42,43 +38,17 @@ _QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"
 _URL = re.compile(r"https?://\S+")
 _OPENERS = "\"'«“„‘([¿¡"
 
-# Abbreviations after which a period does not end a sentence (lower case, without the final period).
-_ABBREVIATIONS = _wordset("""
-    mr mrs ms dr prof st mt jr sr vs no nr gen col lt sgt capt rep sen gov pres approx dept est fig
-    e.g i.e a.m p.m u.s u.k
-    им ул пр просп пер д кв проф акад ген полк тыс млн млрд руб долл см ст стр рис напр англ нем франц
-    т.е т.к т.о ок прим ред гл обл р-н
-    вул пл тис грн див зокр мін
-    бул гр хил лв т.нар д-р г-н г-жа ген-майор
-    bzw z.b d.h u.a vgl ca hr fr str mio mrd nr bspw evtl
-    mme mlle env av bd cf
-    sra sres dña ud uds
-    sig dott ecc
-    np tzw ul mln mld tys godz
-    """)
-# Abbreviations that often end a sentence: a following capital letter starts a new one.
-_FINAL_ABBREVIATIONS = _wordset("etc т.д т.п т.н др usw")
-# Year abbreviations: "2023 г. В…" ends a sentence, "г. Москва" does not.
-_YEAR_ABBREVIATIONS = _wordset("г гг р рр")
-_GERMAN_MONTHS = _wordset(
-    "januar jänner februar märz april mai juni juli august september oktober november dezember"
-)
-_CYRILLIC_LANGUAGES = _wordset("ru uk bg be sr mk kk ky tg mn")
-_LATIN_LANGUAGES = _wordset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr")
+# Sentence splitting's abbreviations (prompts/lexicon/abbreviations.toml says which is which).
+_ABBREVIATIONS = lexicon.words("abbreviations", "inside")
+_FINAL_ABBREVIATIONS = lexicon.words("abbreviations", "final")
+_YEAR_ABBREVIATIONS = lexicon.words("abbreviations", "year")
+_GERMAN_MONTHS = frozenset().union(*lexicon.month_forms()["de"])
+_CYRILLIC_LANGUAGES = frozenset("ru uk bg be sr mk kk ky tg mn".split())
+_LATIN_LANGUAGES = frozenset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr".split())
 _MIN_WORDS_FOR_LANGUAGE = 4
 _MIN_WORDS_WITHOUT_FUNCTION_WORDS = 8
-# Frequent function words of the Latin-script languages: lingua alone misreads short, name-heavy
-# answers ("Kim visited. Putin spoke.") as Turkish or Dutch; these words confirm or overrule it.
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": _wordset(
-        "the a an of to in on and is are was were he she it they his her their that with for by at"
-    ),
-    "de": _wordset("der die das den dem des ein eine und ist sind war wurde er sie es mit für von zu im auf"),
-    "fr": _wordset("le la les un une des du de et est sont était il elle ils dans sur avec pour par au aux"),
-    "es": _wordset("el la los las un una y es son fue era en con por para del al se que su"),
-    "it": _wordset("il lo la gli le un una e è sono era di da in con per del della che si"),
-    "pl": _wordset("i w z na do się jest są był była że to nie od po przez jego jej"),
-}
+# Function words of the Latin-script languages, which confirm or overrule lingua on short answers.
+_FUNCTION_WORDS = lexicon.by_language("language_words", "answer")
 _MAX_LABEL_WORDS = 3
 
 

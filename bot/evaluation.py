@@ -19,7 +19,7 @@ from bot.answer_record import answer_record
 from bot.citations import answer_language, markers, statement_sentences, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
-from index.keyword import fold
+from index.lexicon import fold
 
 _MARKER_RUN = re.compile(
     r"\]\s*[.!?…]+[ \t]*(?:\[\d+\][ \t]*)+(?:\n|$)|^[ \t]*(?:\[\d+\][ \t]*)+$", re.MULTILINE

@@ -15,26 +15,20 @@ import logging
 import re
 import tomllib
 from collections.abc import Mapping
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 import jinja2
 
 from bot.errors import PromptError
 from index.errors import ConfigError
+from index.lexicon import prompts_directory
 
 logger = logging.getLogger(__name__)
 
 
 def default_directory() -> Traversable:
     """The ``prompts/`` folder shipped with newsbot: the ``prompts`` package's data."""
-    try:
-        return files("prompts")
-    except ModuleNotFoundError as exc:  # an editable install made before prompts/ became a package
-        raise ConfigError(
-            "newsbot's prompts package is not installed: reinstall newsbot (in a checkout: "
-            "`pip install -e .`, or `bash scripts/setup.sh`)"
-        ) from exc
+    return prompts_directory()
 
 
 FALLBACK_LANGUAGE = "en"
