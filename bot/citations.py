@@ -1,4 +1,5 @@
-"""Check-citations step: split an answer into sentences, find its ``[n]`` markers, and judge it.
+"""Check-citations step: split an answer into sentences, find its ``[n]`` markers (their
+grammar is ``bot.markers``), and judge it.
 
 The promise checked here: every statement carries a marker that points at one
 of the answer's numbered sources, and the answer is in the asker's language.
@@ -16,6 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from bot.markers import GROUP, MARKER, MARKER_RUN, marker_numbers
+from bot.markers import markers as markers  # re-exported: bot.qa reads markers from here
+from bot.markers import strip_markers as strip_markers  # re-exported: bot.qa and bot.reply read it here
 from bot.models import Source
 from index import lexicon
 from index.language import detect_language
@@ -26,12 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-_GROUP = r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]"
-_MARKER_GROUP = re.compile(_GROUP)
-_MARKER_RUN = re.compile(rf"[ \t]*{_GROUP}(?:[ \t]*{_GROUP})*")
-_NUMBER = re.compile(r"\d+")
 # A sentence ends at a run of terminators, then closing quotes/brackets, then any markers that belong to it.
-_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{_GROUP})*")
+_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{GROUP})*")
 _TOKEN_BEFORE = re.compile(r"[\w\-.]+$")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"[^\"\n]*\"")
@@ -50,16 +50,6 @@ _MIN_WORDS_WITHOUT_FUNCTION_WORDS = 8
 # Function words of the Latin-script languages, which confirm or overrule lingua on short answers.
 _FUNCTION_WORDS = lexicon.by_language("language_words", "answer")
 _MAX_LABEL_WORDS = 3
-
-
-def markers(text: str) -> list[int]:
-    """Every ``[n]`` marker number in order of appearance (``[1][2]``, ``[1, 2]`` and ``[1,2]`` alike)."""
-    return [int(n) for group in _MARKER_GROUP.findall(text) for n in _NUMBER.findall(group)]
-
-
-def strip_markers(text: str) -> str:
-    """The text without its citation markers."""
-    return _MARKER_RUN.sub("", text)
 
 
 def _is_lower(char: str) -> bool:
@@ -169,7 +159,7 @@ def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]
 
     def substitute(match: re.Match[str]) -> str:
         kept: list[int] = []
-        for number in (int(n) for n in _NUMBER.findall(match.group())):
+        for number in marker_numbers(match.group()):
             if number in mapping:
                 if mapping[number] not in kept:
                     kept.append(mapping[number])
@@ -180,7 +170,7 @@ def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]
         lead = " " if match.group()[0] in " \t" else ""
         return lead + "".join(f"[{n}]" for n in sorted(kept))
 
-    return _MARKER_RUN.sub(substitute, text), dropped
+    return MARKER_RUN.sub(substitute, text), dropped
 
 
 def _tidy(text: str) -> str:
@@ -229,7 +219,7 @@ def _heading_spans(text: str) -> list[tuple[int, int]]:
         start, end = pos, pos + len(line)
         pos = end + 1
         stripped = line.strip()
-        if stripped.endswith(":") and not _MARKER_GROUP.search(stripped) and is_label(stripped):
+        if stripped.endswith(":") and not MARKER.search(stripped) and is_label(stripped):
             spans.append((start, end))
     return spans
 
@@ -354,7 +344,7 @@ def check_answer(
         statements += 1
         if _normalized(sentence) in exempt:
             refusals += 1
-        elif not _MARKER_GROUP.search(sentence):
+        elif not MARKER.search(sentence):
             uncited.append(sentence)
 
     if statements == 0:

@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 import jinja2
 
 from bot.errors import PromptError
+from bot.markers import FOREIGN, strip_markers
 from index.errors import ConfigError
 from index.lexicon import prompts_directory
 
@@ -33,18 +34,15 @@ def default_directory() -> Traversable:
 
 FALLBACK_LANGUAGE = "en"
 
-_MARKER_RUN = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _PHRASE_FILE = re.compile(r"^(?P<group>[a-z0-9_]+)\.(?P<lang>[a-z]{2,3})$")
 
 
 def _unmarked(text: object) -> str:
     """Template filter: the text without its ``[n]`` citation markers (history fed back to the model)."""
-    return _MARKER_RUN.sub("", str(text)).strip()
+    return strip_markers(str(text)).strip()
 
 
-# Citation markers in any bracket style ("[1]", "[1, 2]", "［3］", "【2】"; not "(45)", an age) and the labels that structure
-# our prompts ("Question:", "Evidence:", "Answer in …", the article delimiters).
-_FOREIGN_MARKER = re.compile(r"\s*[\[［【]\s*\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\s*[\]］】]")
+# The labels that structure our prompts ("Question:", "Evidence:", "Answer in …", the article delimiters).
 _PROMPT_LABEL = re.compile(
     r"\b(question|evidence|answer|rules?|system|user|assistant|article|instructions?)(\s*)(:)", re.IGNORECASE
 )
@@ -59,7 +57,7 @@ def inert(text: object) -> str:
     numbers); prompt labels defused ("Question:" → "Question -") and delimiter runs removed.
     """
     line = " ".join(str(text).split())
-    line = _FOREIGN_MARKER.sub("", line)
+    line = FOREIGN.sub("", line)
     line = _PROMPT_LABEL.sub(r"\1 -", line)
     return " ".join(_DELIMITER.sub(" ", line).split())
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from bot.citations import strip_markers
+from bot.markers import strip_markers
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
 from index.language import detect_language

@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from bot.markers import MARKER
 from bot.models import Answer, Source
 from bot.prompts import Prompts
 from index.models import ArticleInfo
@@ -19,7 +20,6 @@ MESSAGE_LIMIT = 4096
 """Telegram's longest message text; measured here on the HTML, which is never shorter."""
 
 _TITLE_LIMIT = 200
-_MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 # Finer and finer places to cut a paragraph that is too long on its own: lines, sentences, words.
 _CUTS = (re.compile(r"(\n)"), re.compile(r"((?<=[.!?…。])\s+)"), re.compile(r"(\s+)"))
@@ -32,7 +32,7 @@ def telegram_length(text: str) -> int:
 
 def render_text(plain: str) -> str:
     """Escape model text for HTML and make the ``[n]`` citation markers bold."""
-    return _MARKERS.sub(r"<b>[\1]</b>", html.escape(plain, quote=False))
+    return MARKER.sub(r"<b>\g<0></b>", html.escape(plain, quote=False))
 
 
 def _title(title: str) -> str:

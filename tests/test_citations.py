@@ -7,11 +7,11 @@ import pytest
 from bot.citations import (
     check_answer,
     format_sources,
-    markers,
     renumber,
     sentence_spans,
     split_sentences,
 )
+from bot.markers import markers
 from bot.models import Source
 from bot.prompts import Prompts, load_prompts
 
