@@ -22,6 +22,7 @@ import jinja2
 from bot.errors import PromptError
 from bot.markers import FOREIGN, strip_markers
 from index.errors import ConfigError
+from index.language import language_code
 from index.lexicon import prompts_directory
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,7 @@ class Prompts:
 
     def phrase(self, key: str, lang: str) -> str:
         """The fixed text ``key`` in ``lang``, else in English; KeyError if English lacks it too."""
-        code = lang.strip().lower().replace("_", "-").split("-")[0]
-        table = self._phrases.get(code, {})
+        table = self._phrases.get(language_code(lang), {})
         if key in table:
             return table[key]
         fallback = self._phrases.get(FALLBACK_LANGUAGE, {})
@@ -113,8 +113,7 @@ class Prompts:
 
     def phrases(self, lang: str) -> dict[str, str]:
         """Every phrase of ``lang`` (English where it has none)."""
-        code = lang.strip().lower().replace("_", "-").split("-")[0]
-        return {**self._phrases.get(FALLBACK_LANGUAGE, {}), **self._phrases.get(code, {})}
+        return {**self._phrases.get(FALLBACK_LANGUAGE, {}), **self._phrases.get(language_code(lang), {})}
 
     def languages(self) -> set[str]:
         """Languages that have at least one phrase file."""

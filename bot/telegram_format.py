@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from bot.markers import MARKER
 from bot.models import Answer, Source
 from bot.prompts import Prompts
+from index.language import language_code
 from index.models import ArticleInfo
 
 MESSAGE_LIMIT = 4096
@@ -166,7 +167,7 @@ def page_count(items: int, per_page: int) -> int:
 
 def user_language(code: str | None) -> str:
     """The two-letter language of a Telegram ``language_code`` such as ``pt-br``; English when unknown."""
-    return (code or "en").split("-")[0].lower() or "en"
+    return language_code(code or "") or "en"
 
 
 class Texts:

@@ -207,6 +207,11 @@ def detect_language(text: str, default: str = "en") -> str:
     return default if language is None else _code(language)
 
 
+def language_code(tag: str) -> str:
+    """The language of a language tag, lower case, region dropped ("pt-BR", "pt_br", " PT " → "pt"; "" stays "")."""
+    return tag.strip().lower().replace("_", "-").split("-")[0]
+
+
 def language_name(code: str) -> str:
     """The English name of a language code, for prompts ("ru" → "Russian")."""
     key = code.strip().lower()

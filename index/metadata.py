@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from index import lexicon
+from index.language import language_code
 from index.models import Removal
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _scalar(value: Any, key: str, path: Path) -> str | None:
 
 
 def _language_code(value: str, path: Path) -> str | None:
-    code = value.lower().replace("_", "-").split("-")[0]
+    code = language_code(value)
     if re.fullmatch(r"[a-z]{2}", code):
         return code
     logger.warning("%s: front matter language %r is not an ISO 639-1 code; detecting it", path, value)
