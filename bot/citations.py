@@ -282,7 +282,6 @@ class CitationCheck:
     dangling: tuple[int, ...] = ()
     uncited: tuple[str, ...] = ()
     wrong_language: bool = False
-    detected_language: str | None = None
     empty: bool = False
     not_covered: bool = False
 
@@ -367,7 +366,6 @@ def check_answer(
         dangling=tuple(dangling),
         uncited=tuple(uncited),
         wrong_language=wrong,
-        detected_language=detected,
         not_covered=statements > 0 and refusals == statements,
     )
 
