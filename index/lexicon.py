@@ -9,11 +9,13 @@ The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` packag
 - ``language_words.toml``: ``detection`` (index/language.py), ``answer`` (bot/citations.py);
 - ``abbreviations.toml``: ``inside``, ``final``, ``year`` (bot/citations.py's sentence splitting);
 - ``dates.toml``: ``months``, ``month_starts``, ``dateline``;
-- ``numbers.toml``: ``figure_words``.
+- ``numbers.toml``: ``figure_words``;
+- ``recency.toml``: ``cues`` (bot/retrieval.py: a question asking for the latest news).
 
 In a file, each list is a table with one key per language (ISO 639-1); a key's value is the words
-separated by white space, except ``months``, which is twelve such strings, January first. Each
-file's comments say which step reads a list and why it holds what it holds.
+separated by white space, except ``months`` (twelve such strings, January first) and ``cues`` (a
+list of phrases, which may hold spaces). Each file's comments say which step reads a list and why
+it holds what it holds.
 
 Words are compared folded (:func:`fold`): lower case, Cyrillic transliterated with one table for
 Russian, Ukrainian and Bulgarian, so spelling differences between them and scripts fold away; one
@@ -79,6 +81,19 @@ def by_language(kind: str, name: str) -> dict[str, frozenset[str]]:
 def words(kind: str, name: str) -> frozenset[str]:
     """List ``name`` of ``prompts/lexicon/<kind>.toml``, every language's words together."""
     return frozenset().union(*by_language(kind, name).values())
+
+
+@functools.cache
+def phrases(kind: str, name: str) -> dict[str, tuple[str, ...]]:
+    """List ``name`` of ``prompts/lexicon/<kind>.toml``, a list of phrases per language."""
+    found: dict[str, tuple[str, ...]] = {}
+    for language, value in _table(kind, name).items():
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(
+                f"[{name}] {language} in prompts/{LEXICON_FOLDER}/{kind}.toml must be a list of strings"
+            )
+        found[language] = tuple(value)
+    return found
 
 
 @functools.cache
