@@ -30,11 +30,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.citations import check_answer, markers, statement_sentences  # noqa: E402
+from bot.citations import check_answer, statement_sentences  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
 from bot.extractive import number_evidence, select_evidence  # noqa: E402
+from bot.markers import markers  # noqa: E402
 from bot.models import Turn  # noqa: E402
 from bot.qa import _messages, _unsupported_numbers  # noqa: E402
 from bot.service import Newsbot  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.citations import markers
+from bot.markers import markers
 from bot.models import Answer
 
 

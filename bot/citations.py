@@ -1,4 +1,5 @@
-"""Check-citations step: split an answer into sentences, find its ``[n]`` markers, and judge it.
+"""Check-citations step: split an answer into sentences, find its ``[n]`` markers (their
+grammar is ``bot.markers``), and judge it.
 
 The promise checked here: every statement carries a marker that points at one
 of the answer's numbered sources, and the answer is in the asker's language.
@@ -16,7 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from bot.markers import GROUP, MARKER, MARKER_RUN, marker_numbers
+from bot.markers import markers as markers  # re-exported: bot.qa reads markers from here
+from bot.markers import strip_markers as strip_markers  # re-exported: bot.qa and bot.reply read it here
 from bot.models import Source
+from index import lexicon
 from index.language import detect_language
 
 if TYPE_CHECKING:
@@ -25,71 +30,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _wordset(words: str) -> frozenset[str]:
-    """A set from a whitespace-separated word list (keeps long lists readable)."""
-    return frozenset(words.split())
-
-
-_GROUP = r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]"
-_MARKER_GROUP = re.compile(_GROUP)
-_MARKER_RUN = re.compile(rf"[ \t]*{_GROUP}(?:[ \t]*{_GROUP})*")
-_NUMBER = re.compile(r"\d+")
 # A sentence ends at a run of terminators, then closing quotes/brackets, then any markers that belong to it.
-_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{_GROUP})*")
+_END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{GROUP})*")
 _TOKEN_BEFORE = re.compile(r"[\w\-.]+$")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"[^\"\n]*\"")
 _URL = re.compile(r"https?://\S+")
 _OPENERS = "\"'«“„‘([¿¡"
 
-# Abbreviations after which a period does not end a sentence (lower case, without the final period).
-_ABBREVIATIONS = _wordset("""
-    mr mrs ms dr prof st mt jr sr vs no nr gen col lt sgt capt rep sen gov pres approx dept est fig
-    e.g i.e a.m p.m u.s u.k
-    им ул пр просп пер д кв проф акад ген полк тыс млн млрд руб долл см ст стр рис напр англ нем франц
-    т.е т.к т.о ок прим ред гл обл р-н
-    вул пл тис грн див зокр мін
-    бул гр хил лв т.нар д-р г-н г-жа ген-майор
-    bzw z.b d.h u.a vgl ca hr fr str mio mrd nr bspw evtl
-    mme mlle env av bd cf
-    sra sres dña ud uds
-    sig dott ecc
-    np tzw ul mln mld tys godz
-    """)
-# Abbreviations that often end a sentence: a following capital letter starts a new one.
-_FINAL_ABBREVIATIONS = _wordset("etc т.д т.п т.н др usw")
-# Year abbreviations: "2023 г. В…" ends a sentence, "г. Москва" does not.
-_YEAR_ABBREVIATIONS = _wordset("г гг р рр")
-_GERMAN_MONTHS = _wordset(
-    "januar jänner februar märz april mai juni juli august september oktober november dezember"
-)
-_CYRILLIC_LANGUAGES = _wordset("ru uk bg be sr mk kk ky tg mn")
-_LATIN_LANGUAGES = _wordset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr")
+# Sentence splitting's abbreviations (prompts/lexicon/abbreviations.toml says which is which).
+_ABBREVIATIONS = lexicon.words("abbreviations", "inside")
+_FINAL_ABBREVIATIONS = lexicon.words("abbreviations", "final")
+_YEAR_ABBREVIATIONS = lexicon.words("abbreviations", "year")
+_GERMAN_MONTHS = frozenset().union(*lexicon.month_forms()["de"])
+_CYRILLIC_LANGUAGES = frozenset("ru uk bg be sr mk kk ky tg mn".split())
+_LATIN_LANGUAGES = frozenset("en de fr es it pl pt nl cs sk sl hr ro hu sv da no fi et lv lt tr".split())
 _MIN_WORDS_FOR_LANGUAGE = 4
 _MIN_WORDS_WITHOUT_FUNCTION_WORDS = 8
-# Frequent function words of the Latin-script languages: lingua alone misreads short, name-heavy
-# answers ("Kim visited. Putin spoke.") as Turkish or Dutch; these words confirm or overrule it.
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": _wordset(
-        "the a an of to in on and is are was were he she it they his her their that with for by at"
-    ),
-    "de": _wordset("der die das den dem des ein eine und ist sind war wurde er sie es mit für von zu im auf"),
-    "fr": _wordset("le la les un une des du de et est sont était il elle ils dans sur avec pour par au aux"),
-    "es": _wordset("el la los las un una y es son fue era en con por para del al se que su"),
-    "it": _wordset("il lo la gli le un una e è sono era di da in con per del della che si"),
-    "pl": _wordset("i w z na do się jest są był była że to nie od po przez jego jej"),
-}
+# Function words of the Latin-script languages, which confirm or overrule lingua on short answers.
+_FUNCTION_WORDS = lexicon.by_language("language_words", "answer")
 _MAX_LABEL_WORDS = 3
-
-
-def markers(text: str) -> list[int]:
-    """Every ``[n]`` marker number in order of appearance (``[1][2]``, ``[1, 2]`` and ``[1,2]`` alike)."""
-    return [int(n) for group in _MARKER_GROUP.findall(text) for n in _NUMBER.findall(group)]
-
-
-def strip_markers(text: str) -> str:
-    """The text without its citation markers."""
-    return _MARKER_RUN.sub("", text)
 
 
 def _is_lower(char: str) -> bool:
@@ -199,7 +159,7 @@ def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]
 
     def substitute(match: re.Match[str]) -> str:
         kept: list[int] = []
-        for number in (int(n) for n in _NUMBER.findall(match.group())):
+        for number in marker_numbers(match.group()):
             if number in mapping:
                 if mapping[number] not in kept:
                     kept.append(mapping[number])
@@ -210,7 +170,7 @@ def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]
         lead = " " if match.group()[0] in " \t" else ""
         return lead + "".join(f"[{n}]" for n in sorted(kept))
 
-    return _MARKER_RUN.sub(substitute, text), dropped
+    return MARKER_RUN.sub(substitute, text), dropped
 
 
 def _tidy(text: str) -> str:
@@ -259,7 +219,7 @@ def _heading_spans(text: str) -> list[tuple[int, int]]:
         start, end = pos, pos + len(line)
         pos = end + 1
         stripped = line.strip()
-        if stripped.endswith(":") and not _MARKER_GROUP.search(stripped) and is_label(stripped):
+        if stripped.endswith(":") and not MARKER.search(stripped) and is_label(stripped):
             spans.append((start, end))
     return spans
 
@@ -322,7 +282,6 @@ class CitationCheck:
     dangling: tuple[int, ...] = ()
     uncited: tuple[str, ...] = ()
     wrong_language: bool = False
-    detected_language: str | None = None
     empty: bool = False
     not_covered: bool = False
 
@@ -384,7 +343,7 @@ def check_answer(
         statements += 1
         if _normalized(sentence) in exempt:
             refusals += 1
-        elif not _MARKER_GROUP.search(sentence):
+        elif not MARKER.search(sentence):
             uncited.append(sentence)
 
     if statements == 0:
@@ -407,7 +366,6 @@ def check_answer(
         dangling=tuple(dangling),
         uncited=tuple(uncited),
         wrong_language=wrong,
-        detected_language=detected,
         not_covered=statements > 0 and refusals == statements,
     )
 

@@ -97,6 +97,8 @@ LIBRARY_LOGGERS = (
     "urllib3",
 )
 """Loggers of libraries: quiet at the default level, never below WARNING (httpx URLs carry the bot token)."""
+TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot")
+"""python-telegram-bot's loggers of request URLs, which carry the bot token: never below WARNING."""
 
 
 def configure_logging(level: str) -> None:
@@ -113,6 +115,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger().level
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR if root >= logging.WARNING else logging.WARNING)
+    for name in TOKEN_LOGGERS:
+        logging.getLogger(name).setLevel(max(root, logging.WARNING))
     # trafilatura warns of every page it finds too short; the loader's own skip warning says it once.
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     route_retry_logs()

@@ -49,7 +49,7 @@ class RetrievalSettings(BaseModel):
         0.05,
         ge=0.0,
         le=1.0,
-        description="When a question asks for the latest news (prompts/recency_cues.toml), a chunk's score gains "
+        description="When a question asks for the latest news (prompts/lexicon/recency.toml), a chunk's score gains "
         "this weight times its article's freshness (1 for the newest article, halving every "
         "recency_half_life_days before it); 0 turns it off.",
     )

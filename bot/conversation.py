@@ -13,20 +13,12 @@ from collections import deque
 from collections.abc import Sequence
 
 from bot.models import Turn
+from index import lexicon
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-# Words that point back at something said before; lower-case, several languages.
-_ANAPHORA = frozenset(
-    """
-    he him his she her hers it its they them their there that this those these then such same
-    он его ему им ним она ее её ей они их ими там это этот эта эти тот та те туда тогда этом нему нее неё
-    він його йому ним вона її їй вони їх ними там це цей ця ці той та ті туди тоді ньому неї
-    той него му тя нея я те тях им там това този тази тези онзи онова тогава
-    er ihn ihm sie ihr es dort da das dies diese dieser damals dabei
-    il elle lui eux ils elles leur là cela ceci ce cette ces alors
-    """.split()
-)
+# Words that point back at something said before (prompts/lexicon/question_words.toml), lower case.
+_ANAPHORA = lexicon.words("question_words", "pointing_back")
 
 
 class History:

@@ -22,15 +22,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot.support import NUMBER, word_number
-from index.keyword import fold
 from index.language import detect_language
+from index.lexicon import fold
 
 if TYPE_CHECKING:
     from bot.extractive import Evidence, EvidenceGroup
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*")
 
-# Folded stems of unit words (index.keyword.fold transliterates Cyrillic), per canonical unit.
+# Folded stems of unit words (index.lexicon.fold transliterates Cyrillic), per canonical unit.
 # Ukrainian "година" is an hour, Bulgarian "година" a year: decided by the sentence's language.
 _UNITS: dict[str, tuple[str, ...]] = {
     "hours": ("hour", "chas", "stund", "heure", "hora", "ore", "godzin"),

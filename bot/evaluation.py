@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer_record import answer_record
-from bot.citations import answer_language, markers, statement_sentences, strip_markers
+from bot.citations import answer_language, statement_sentences
+from bot.markers import GROUP, markers, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
-from index.keyword import fold
+from index.lexicon import fold
 
 _MARKER_RUN = re.compile(
-    r"\]\s*[.!?…]+[ \t]*(?:\[\d+\][ \t]*)+(?:\n|$)|^[ \t]*(?:\[\d+\][ \t]*)+$", re.MULTILINE
+    rf"\]\s*[.!?…]+[ \t]*(?:{GROUP}[ \t]*)+(?:\n|$)|^[ \t]*(?:{GROUP}[ \t]*)+$", re.MULTILINE
 )
 """Markers left with no words of their own: after a cited sentence's full stop ("… [1]. [1][2]"), or a line of them."""
 _WORDS = re.compile(r"[^\W_]+")

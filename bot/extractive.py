@@ -11,23 +11,18 @@ from __future__ import annotations
 import logging
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.citations import split_sentences
 from bot.models import Passage, Source
 from bot.prompts import Prompts
+from index import lexicon
 from index.embeddings import Embedder
 from index.errors import NewsbotError
-from index.keyword import fold
+from index.lexicon import fold_word
 
 logger = logging.getLogger(__name__)
-
-
-def _wordset(words: str) -> frozenset[str]:
-    """A set from a whitespace-separated word list (keeps long lists readable)."""
-    return frozenset(words.split())
 
 
 MAX_EMBEDDED = 10
@@ -43,47 +38,17 @@ _MIN_WORDS = 3
 _DUPLICATE_OVERLAP = 0.8
 _PER_PASSAGE_EMBEDDED = 3
 
-# Function and question words of en/ru/uk/bg/de/fr/es/it/pl; they say nothing about which sentence answers.
-STOPWORDS = _wordset("""
-    a an the of to in on at by for from with about into over after before during and or but not no is are was
-    were be been being has have had do does did will would can could should may might must this that these
-    those it its he him his she her they them their we our you your i me my what which who whom whose when
-    where why how many much there here than then also just did does tell say said
-    и в во на с со к ко по о об от до за из у а но или не ни что кто как где когда куда откуда почему зачем
-    какой какая какое какие каких каким сколько ли же бы был была было были быть есть это этот эта эти тот
-    та те то его её ее их ему ей им ним нее неё него он она оно они мы вы я ты для при про под над через
-    после перед также уже
-    і й та з із зі до від про що хто як де коли куди чому навіщо який яка яке які скільки чи не ні був
-    була було були бути є це цей ця ці той його її їх йому їй ним неї нього він вона воно вони ми ви для
-    при під над після перед також вже на у в
-    и в във на с със към по за от до из у а но или не ни какво кой коя кое кои как къде кога защо колко
-    дали е са бе беше бяха бъде това този тази тези той тя то те го му ѝ ги им нея него ние вие аз ти
-    за при под над след преди също вече се си ли
-    der die das den dem des ein eine einen einem einer und oder aber nicht in im an am auf aus bei mit
-    nach von vor zu zum zur über unter um für ist sind war waren wird wurde wurden hat haben hatte was wer
-    wen wem wo wann wie warum welche welcher welches es er sie ihn ihm ihr sich auch
-    le la les un une des du de d l et ou mais ne pas en dans sur sous avec pour par au aux est sont était
-    été a ont avait que qui quoi où quand comment pourquoi quel quelle quels quelles il elle ils elles lui
-    leur se ce cet cette ces son sa ses aussi
-    el los las una unos unas y o pero no en con por para del al es son fue fueron ha han que quién
-    quiénes qué dónde cuándo cómo cuántos cuántas cuál cuáles lo le les su sus se también
-    il lo gli uno e o ma non di da in con su per del della dei delle è sono era erano ha hanno che
-    chi cosa dove quando come quanti quante quale perché si anche
-    w we z ze na do od o i a ale lub nie jest są był była było były co kto gdzie kiedy jak ile dlaczego
-    jaki jaka jakie się też już
-    """)
-_WHO = _wordset(
-    "who whom кто кого кому кем хто кого кому кой коя кои кого wer wen wem qui quién quiénes chi kto"
-)
-_WHERE = _wordset("where где куда откуда де куди звідки къде накъде wo wohin woher où dónde dove gdzie")
-_WHEN = _wordset("when когда коли кога wann quand cuándo quando kiedy")
-_HOW_MANY = _wordset("сколько скільки колко combien cuántos cuántas quanti quante ile")
+STOPWORDS = lexicon.words("stopwords", "evidence")
+"""Function and question words (prompts/lexicon/stopwords.toml): they say nothing about which sentence answers."""
+_WHO = lexicon.words("question_words", "who")
+_WHERE = lexicon.words("question_words", "where")
+_WHEN = lexicon.words("question_words", "when")
+_HOW_MANY = lexicon.words("question_words", "how_many")
 _MONTHS = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|мая|май|июн|июл|авг|сен|окт|ноя|"
-    r"дек|січ|лют|бер|кві|тра|чер|лип|сер|вер|жов|лис|гру|яну|юни|юли|сеп|окт|ное|мär|mai|okt|dez|janv|févr|"
-    r"avr|juil|août|sept|déc|ene|abr|ago|dic|gen|mag|giu|lug|ott|sty|lut|kwi|cze|wrz|paź|lis|gru)",
+    r"\b(?:" + "|".join(sorted(lexicon.words("dates", "month_starts"), key=lambda w: (-len(w), w))) + ")",
     re.IGNORECASE,
 )
+_NUMBER_WORDS = lexicon.words("numbers", "figure_words")
 
 
 @dataclass(frozen=True)
@@ -132,28 +97,6 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def _same_word(a: str, b: str) -> bool:
-    """Whether two lower-case words are one word inflected: a common prefix covering the shorter, up to 5."""
-    if a == b:
-        return True
-    if a[0].isdigit() or b[0].isdigit():
-        return a.replace(",", ".") == b.replace(",", ".")
-    need = min(len(a), len(b), 5)
-    if need < 3:
-        return False
-    return a[:need] == b[:need]
-
-
-def _fold(word: str) -> str:
-    """Lower case without accents, transliterated like the keyword index's tokens.
-
-    So "Путін" meets "Путин", "Кім" meets "Ким", "Zürich" meets "Zurich" and an
-    English "Zhornik" meets "Жорник".
-    """
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return fold("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
-
-
 def _question_terms(question: str) -> dict[str, float]:
     """Content words of the question (folded) with weights: names and numbers count more."""
     terms: dict[str, float] = {}
@@ -166,7 +109,7 @@ def _question_terms(question: str) -> dict[str, float]:
         weight = 1.0
         if lower[0].isdigit() or (index > 0 and word[0].isupper()):
             weight = 1.5
-        term = _fold(word)
+        term = fold_word(word)
         terms[term] = max(terms.get(term, 0.0), weight)
     return terms
 
@@ -187,16 +130,6 @@ def _answer_kind(question: str) -> str | None:
     return None
 
 
-_NUMBER_WORDS = _wordset("""
-    one two three four five six seven eight nine ten eleven twelve twice once dozen hundred thousand
-    один одна два две три четыре пять шесть семь восемь девять десять дважды трижды сотни тысячи
-    одна дві три чотири п'ять шість сім вісім дев'ять десять двічі тричі
-    един една два две три четири пет шест седем осем девет десет
-    eins zwei drei vier fünf sechs sieben acht neun zehn zweimal
-    un deux trois quatre cinq six sept huit neuf dix
-""")
-
-
 def _has_figure(words: Sequence[str]) -> bool:
     return any(w[0].isdigit() or w.lower() in _NUMBER_WORDS for w in words)
 
@@ -208,7 +141,7 @@ def _kind_bonus(kind: str | None, sentence: str, terms: dict[str, float]) -> flo
     words = _words(sentence)
     if kind in ("who", "where"):
         new = [
-            i > 0 and w[0].isupper() and not any(_same_word(_fold(w), t) for t in terms)
+            i > 0 and w[0].isupper() and not any(lexicon.same_word(fold_word(w), t) for t in terms)
             for i, w in enumerate(words)
         ]
         names = sum(new)
@@ -282,9 +215,9 @@ def _score_lexical(question: str, candidates: list[_Candidate]) -> None:
     terms = _question_terms(question)
     if not terms or not candidates:
         return
-    sentence_words = [{_fold(w) for w in _words(c.sentence)} for c in candidates]
+    sentence_words = [{fold_word(w) for w in _words(c.sentence)} for c in candidates]
     matches = {
-        term: {i for i, words in enumerate(sentence_words) if any(_same_word(term, w) for w in words)}
+        term: {i for i, words in enumerate(sentence_words) if any(lexicon.same_word(term, w) for w in words)}
         for term in terms
     }
     # Rarer terms tell sentences apart; a term in every sentence (the article's subject) tells little.

@@ -15,43 +15,36 @@ import logging
 import re
 import tomllib
 from collections.abc import Mapping
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
 import jinja2
 
 from bot.errors import PromptError
+from bot.markers import FOREIGN, strip_markers
 from index.errors import ConfigError
+from index.language import language_code
+from index.lexicon import prompts_directory
 
 logger = logging.getLogger(__name__)
 
 
 def default_directory() -> Traversable:
     """The ``prompts/`` folder shipped with newsbot: the ``prompts`` package's data."""
-    try:
-        return files("prompts")
-    except ModuleNotFoundError as exc:  # an editable install made before prompts/ became a package
-        raise ConfigError(
-            "newsbot's prompts package is not installed: reinstall newsbot (in a checkout: "
-            "`pip install -e .`, or `bash scripts/setup.sh`)"
-        ) from exc
+    return prompts_directory()
 
 
 FALLBACK_LANGUAGE = "en"
 
-_MARKER_RUN = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _PHRASE_FILE = re.compile(r"^(?P<group>[a-z0-9_]+)\.(?P<lang>[a-z]{2,3})$")
 
 
 def _unmarked(text: object) -> str:
     """Template filter: the text without its ``[n]`` citation markers (history fed back to the model)."""
-    return _MARKER_RUN.sub("", str(text)).strip()
+    return strip_markers(str(text)).strip()
 
 
-# Citation markers in any bracket style ("[1]", "[1, 2]", "［3］", "【2】"; not "(45)", an age) and the labels that structure
-# our prompts ("Question:", "Evidence:", "Answer in …", the article delimiters).
-_FOREIGN_MARKER = re.compile(r"\s*[\[［【]\s*\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\s*[\]］】]")
+# The labels that structure our prompts ("Question:", "Evidence:", "Answer in …", the article delimiters).
 _PROMPT_LABEL = re.compile(
     r"\b(question|evidence|answer|rules?|system|user|assistant|article|instructions?)(\s*)(:)", re.IGNORECASE
 )
@@ -66,7 +59,7 @@ def inert(text: object) -> str:
     numbers); prompt labels defused ("Question:" → "Question -") and delimiter runs removed.
     """
     line = " ".join(str(text).split())
-    line = _FOREIGN_MARKER.sub("", line)
+    line = FOREIGN.sub("", line)
     line = _PROMPT_LABEL.sub(r"\1 -", line)
     return " ".join(_DELIMITER.sub(" ", line).split())
 
@@ -124,8 +117,7 @@ class Prompts:
 
     def phrase(self, key: str, lang: str) -> str:
         """The fixed text ``key`` in ``lang``, else in English; KeyError if English lacks it too."""
-        code = lang.strip().lower().replace("_", "-").split("-")[0]
-        table = self._phrases.get(code, {})
+        table = self._phrases.get(language_code(lang), {})
         if key in table:
             return table[key]
         fallback = self._phrases.get(FALLBACK_LANGUAGE, {})
@@ -135,8 +127,7 @@ class Prompts:
 
     def phrases(self, lang: str) -> dict[str, str]:
         """Every phrase of ``lang`` (English where it has none)."""
-        code = lang.strip().lower().replace("_", "-").split("-")[0]
-        return {**self._phrases.get(FALLBACK_LANGUAGE, {}), **self._phrases.get(code, {})}
+        return {**self._phrases.get(FALLBACK_LANGUAGE, {}), **self._phrases.get(language_code(lang), {})}
 
     def languages(self) -> set[str]:
         """Languages that have at least one phrase file."""

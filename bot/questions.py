@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import re
 
-# A citation marker as the bot writes them: [1], [2, 3], [1-2].
-_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;–—-]\s*\d+)*\s*\]")
 # A word: two letters in a row; or one letter of a script written without spaces between words.
 _WORD = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def asks_something(question: str) -> bool:
-    """Whether the text holds at least one word once citation markers are taken out."""
-    return _WORD.search(_MARKER.sub(" ", question)) is not None
+    """Whether the text holds at least one word (``[1]`` markers, holding no letters, are none)."""
+    return _WORD.search(question) is not None
 
 
 def bounded(question: str, limit: int) -> str:

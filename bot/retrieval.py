@@ -18,7 +18,7 @@ while a chunk holding all of a short question's rare terms (a name, "Су-57")
 gets the full weight and comes first.
 
 Recency: a question that asks for the latest news ("latest", "last week",
-"последние", "останні"; the cue list is data, ``prompts/recency_cues.toml``)
+"последние", "останні"; the cue list is data, ``prompts/lexicon/recency.toml``)
 adds ``recency_weight`` times the article's freshness to the score of each
 chunk that matches about as well as the best (within ``recency_weight`` of
 it): 1 for the newest dated article among those, halving every
@@ -45,15 +45,13 @@ import functools
 import logging
 import re
 import threading
-import tomllib
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 
 import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.models import Passage
-from bot.prompts import default_directory
+from index import lexicon
 from index.embeddings import Embedder, Vector
 from index.keyword import KeywordHit, KeywordIndex
 from index.models import ChunkMetadata
@@ -76,14 +74,9 @@ def min_score_for(settings: RetrievalSettings, model_name: str) -> float:
     return CALIBRATED_MIN_SCORE.get(model_name, _UNCALIBRATED_MIN_SCORE)
 
 
-RECENCY_CUES = "recency_cues.toml"
-"""The cue list's file in the prompts folder."""
-
-
 @functools.cache
-def _recency_pattern(path: Traversable | None = None) -> re.Pattern[str]:
-    cues_file = path if path is not None else default_directory() / RECENCY_CUES
-    table = tomllib.loads(cues_file.read_text(encoding="utf-8"))
+def _recency_pattern() -> re.Pattern[str]:
+    table = lexicon.phrases("recency", "cues")
     cues = sorted({cue.lower() for cues in table.values() for cue in cues}, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(cue) for cue in cues) + ")")
 

@@ -6,7 +6,7 @@ Three checks, cheapest first; a statement passes only when all pass:
   figure of its cited evidence;
 - **name**: every proper noun it names (capitalised words not at the sentence start, acronyms,
   Latin words in Cyrillic text and the reverse) matches a word of the evidence, across scripts and
-  spelling traditions: transliterated with the keyword index's fold ("Шойгу" → "shoigu"), then
+  spelling traditions: transliterated with ``index.lexicon.fold`` ("Шойгу" → "shoigu"), then
   compared by stem, by edit similarity, or by a consonant skeleton ("Jong" / "Чен" → "cn");
 - **meaning** (with an embedder): the statement's embedding is close enough to one cited sentence,
   or to all of them together (a statement may join two). With multilingual-e5-small this only stops
@@ -27,11 +27,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from bot.citations import strip_markers
+from bot.markers import strip_markers
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
-from index.keyword import fold
 from index.language import detect_language
+from index.lexicon import fold_word
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _JOINED_CHARS = 1200  # the cited sentences joined, for a statement that sums up several
 _CONTAINED_WORDS = 4  # a statement this short made only of evidence words is a fragment of it
 
-# Number words, folded (Cyrillic transliterated by index.keyword.fold), of en/ru/uk/bg/de/fr/es/it/pl.
+# Number words, folded (Cyrillic transliterated by index.lexicon.fold), of en/ru/uk/bg/de/fr/es/it/pl.
 # Whole words only: "pet" is Bulgarian five, but "Petr" is a name.
 _NUMBER_WORDS: dict[int, tuple[str, ...]] = {
     2: ("two", "dva", "dve", "dvi", "dvukh", "dvokh", "dvumia", "dvoma", "dvama", "dvete", "dvoe", "zwei",
@@ -96,13 +96,8 @@ def _clean(text: str) -> str:
 
 
 def _folded(word: str) -> str:
-    """Lower case, accents dropped, Cyrillic transliterated with the keyword index's table."""
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return (
-        fold("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
-        .replace("'", "")
-        .replace("’", "")
-    )
+    """``index.lexicon.fold_word`` without apostrophes ("п'ять" → "piat")."""
+    return fold_word(word).replace("'", "").replace("’", "")
 
 
 def word_number(word: str) -> int | None:

@@ -21,11 +21,11 @@ from telegram.ext import ContextTypes, filters
 from bot.config import TelegramSettings
 from bot.models import Backend
 from bot.telegram_format import Texts, user_language
+from index.corpus import TEXT_SUFFIXES
 from index.errors import BadArticle, NewsbotError
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".txt", ".md")
 _DOWNLOAD_TIMEOUT = 60.0
 
 
@@ -116,7 +116,7 @@ class AdminHandlers:
         if user.id not in self._tg.admins:
             await message.reply_text(self._texts.say("admin_only", lang))
             return
-        if not name.lower().endswith(UPLOAD_SUFFIXES):
+        if not name.lower().endswith(TEXT_SUFFIXES):
             await message.reply_text(self._texts.say("upload_refused_type", lang, name=name))
             return
         limit = self._tg.max_upload_bytes

@@ -78,10 +78,6 @@ def build_application(
 ) -> NewsbotApplication:
     """The bot, ready to run or to be driven by ``process_update``; chat history in ``persistence_dir``."""
     token = check_token(settings)
-    # Request URLs carry the token: the HTTP client and PTB's URL-logging loggers stay at WARNING.
-    for name in ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot"):
-        named = logging.getLogger(name)
-        named.setLevel(max(named.getEffectiveLevel(), logging.WARNING))
     base_url = settings.telegram.base_url
     app: NewsbotApplication = (
         ApplicationBuilder()

@@ -11,15 +11,16 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from bot.markers import MARKER
 from bot.models import Answer, Source
 from bot.prompts import Prompts
+from index.language import language_code
 from index.models import ArticleInfo
 
 MESSAGE_LIMIT = 4096
 """Telegram's longest message text; measured here on the HTML, which is never shorter."""
 
 _TITLE_LIMIT = 200
-_MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 # Finer and finer places to cut a paragraph that is too long on its own: lines, sentences, words.
 _CUTS = (re.compile(r"(\n)"), re.compile(r"((?<=[.!?…。])\s+)"), re.compile(r"(\s+)"))
@@ -32,7 +33,7 @@ def telegram_length(text: str) -> int:
 
 def render_text(plain: str) -> str:
     """Escape model text for HTML and make the ``[n]`` citation markers bold."""
-    return _MARKERS.sub(r"<b>[\1]</b>", html.escape(plain, quote=False))
+    return MARKER.sub(r"<b>\g<0></b>", html.escape(plain, quote=False))
 
 
 def _title(title: str) -> str:
@@ -166,7 +167,7 @@ def page_count(items: int, per_page: int) -> int:
 
 def user_language(code: str | None) -> str:
     """The two-letter language of a Telegram ``language_code`` such as ``pt-br``; English when unknown."""
-    return (code or "en").split("-")[0].lower() or "en"
+    return language_code(code or "") or "en"
 
 
 class Texts:

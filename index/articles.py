@@ -18,6 +18,7 @@ from pathlib import Path
 
 from index.cleaning import CLEANER_VERSION, clean_text
 from index.corpus import (
+    HTML_SUFFIXES,
     ArticleCache,
     CacheEntry,
     Stamp,
@@ -32,7 +33,7 @@ from index.errors import BadArticle, ConfigError
 from index.language import detect_language
 from index.metadata import PageMeta, derive_title, front_matter, metadata_lines
 from index.models import Article, Skipped
-from index.web_pages import HTML_SUFFIXES, extract_page
+from index.web_pages import extract_page
 
 logger = logging.getLogger(__name__)
 

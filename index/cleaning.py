@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from index import lexicon
 from index.models import Removal
 
 logger = logging.getLogger(__name__)
@@ -110,31 +111,7 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 
-_STOPWORD_LIST = """
-    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне
-    было вот от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него
-    до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы
-    тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому
-    этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех никогда
-    можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая много
-    разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда
-    конечно всю между также который которые которая которое которых которым это эта её года году
-    заявил заявила сообщил сообщила сказал сказала отметил отметила стало время
-    і й та що це як але або від для про при через після цей ця ці ці цього цієї цих який яка яке які
-    якого якої яких також був була було були буде бути вже ще лише тільки його її їх ним них нього неї
-    він вона вони ми ви ти мене тебе нас вас себе свій своя своє свої чи коли де тут там теж навіть
-    зокрема щоб щодо між під над перед без його року році заявив заявила повідомив повідомила сказав
-    сказала зазначив зазначила може можуть
-    на за със към във от до по при за че ще да се си са е бе беше бяха бил била било били този тази
-    това тези който която което които като но или ако след пред между под над без му ѝ ги им го ни ви
-    нас вас тях той тя те ние вие аз ти също така така още вече само според каза заяви съобщи година
-    the a an and or but if then of to in on at by for with from as is are was were be been being it its
-    this that these those he she they them his her their we you our your i me my not no so do does did
-    has have had will would can could should may might must also than into about over after before
-    under between through during said says say which who whom whose what when where why how there here
-    all any some more most other such only own same very just one two new year years
-"""
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+_STOPWORDS = lexicon.words("stopwords", "topic")
 
 
 @dataclass
@@ -468,6 +445,7 @@ _MIN_EVIDENCE = 10
 _MAX_TAIL = 10
 _OFF_TOPIC_BELOW = 0.12
 _NAME_WEIGHT = 2.5
+_ENDING = 2  # letters in which two forms of one word may differ (an inflectional ending)
 
 
 def _median_coherence(head: dict[str, float], paragraphs: Sequence[dict[str, float]]) -> float:
@@ -500,17 +478,6 @@ def _weighted_terms(text: str) -> dict[str, float]:
     return weights
 
 
-def _same_word(a: str, b: str) -> bool:
-    """Two forms of one word: they differ only in an inflectional ending."""
-    shorter = min(len(a), len(b))
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return common >= 3 and common >= shorter - 2 and (common >= 4 or shorter <= 4)
-
-
 class _Vocabulary:
     """Content words seen so far, found again in any inflected form."""
 
@@ -524,7 +491,9 @@ class _Vocabulary:
             self._by_prefix.setdefault(word[:3], set()).add(word)
 
     def knows(self, word: str) -> bool:
-        return any(_same_word(word, seen) for seen in self._by_prefix.get(word[:3], ()))
+        return any(
+            lexicon.same_word(word, seen, ending=_ENDING) for seen in self._by_prefix.get(word[:3], ())
+        )
 
     def coherence(self, terms: dict[str, float]) -> float:
         """Share of a paragraph's (weighted) content words seen before: 0 shares nothing, 1 all."""

@@ -28,7 +28,12 @@ from index.models import Article, Removal
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
+TEXT_SUFFIXES = (".txt", ".md")
+"""Plain-text articles (the only kind an admin may upload)."""
+HTML_SUFFIXES = (".html", ".htm")
+"""Web pages, whose article ``index.web_pages`` finds."""
+ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
+"""Every kind of file the corpus folder is read for."""
 _READ_CHUNK = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)

@@ -1,8 +1,8 @@
 """The keyword side of the index: BM25 (bm25s) over the stored chunks, with Slavic-friendly tokens.
 
-Tokens are lower-cased words transliterated from Cyrillic to Latin with one
-table for Russian, Ukrainian and Bulgarian (so spelling differences between
-them fold away) and cut to a short prefix, a crude but language-independent
+Tokens are words folded (``index.lexicon.fold``: lower-cased and transliterated
+from Cyrillic to Latin with one table for Russian, Ukrainian and Bulgarian, so
+spelling differences between them fold away) and cut to a short prefix, a crude but language-independent
 stemmer: "Жорником", "Жорника" and an English question's "Zhornik" meet, and
 so do "Восточный", "Восточний", "Восточни" and "Vostochny". Words of seven
 letters or more also give their seven-letter prefix, so "Жорника" is closer to
@@ -23,46 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from index.lexicon import fold, words
+
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
-# One Cyrillic → Latin table for ru/uk/bg, close to the common English spellings of names
-# (Жорник → zhornik, Дегтярев → degtiarev, Шойгу → shoigu); letters that differ between the
-# three languages (и/і/ы, е/є/э, г/ґ) fold to one.
-_FOLD = str.maketrans(
-    {
-        "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "e", "ё": "e", "э": "e",
-        "ж": "zh", "з": "z", "и": "i", "і": "i", "ї": "i", "ы": "i", "й": "i", "к": "k", "л": "l", "м": "m",
-        "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-        "ч": "ch", "ш": "sh", "щ": "sht", "ъ": "", "ь": "", "ю": "iu", "я": "ia", "ß": "ss",
-        # Latin letters folded the same way, so "Kirby" meets "Кирби" and "Wagner" meets "Вагнер".
-        "y": "i", "w": "v", "x": "ks", "q": "k",
-    }
-)  # fmt: skip
 _PREFIX = 5
 _LONG_PREFIX = 7
-_STOPWORDS = frozenset(
-    word.translate(_FOLD)
-    for word in """
-    a an and are as at be by did do does for from had has have how in is it its of on or that the this
-    to was were what when where which who whom why will with about after into than then there their they
-    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было
-    вот от меня еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас
-    нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их чем
-    была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой совсем
-    ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех никогда можно при наконец два
-    об другой хоть после над больше тот через эти нас про всего них какая много разве три эту моя
-    впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно всю между
-    які яка який що це як та й і з до на від за по про для але при без чи ще вже також коли де хто
-    які його її їх він вона вони ми ви ти я був була були буде є не ні так то те цей ця ці той
-    какво кой коя кое кои как са се на от за по при до във в с със и или но не да че ще е бе
-    der die das und ist von mit den dem des ein eine einer zu im auf für nicht was wer wie wo wann womit
-    le la les de des du et est en un une qui que quoi quel quelle pour dans avec sur au aux où
-    """.split()
-)
-
-
-def fold(text: str) -> str:
-    """Lower case, Cyrillic transliterated and letter variants merged: the form words are compared in."""
-    return text.lower().translate(_FOLD)
+_STOPWORDS = frozenset(fold(word) for word in words("stopwords", "search"))
 
 
 def tokenize(text: str) -> list[str]:

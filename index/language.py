@@ -17,6 +17,8 @@ from collections import Counter
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from index import lexicon
+
 logger = logging.getLogger(__name__)
 
 # Each preloaded lingua model costs ~30 MB and ~0.15 s, so only languages a news
@@ -98,34 +100,10 @@ _ALPHABETS: dict[str, frozenset[str]] = {
 }
 _KAZAKH_ONLY = frozenset("әғқңөұүһ")
 
-# Frequent function and question words; on a short question the question word is
-# often the only clue ("Кой е той?", "Що сталося?", "Wer ist Peskow?"). A word listed
-# for two languages is evidence for neither and is dropped below.
-_MARKER_LISTS: dict[str, str] = {
-    "ru": "что кто где когда почему сколько какой какая какое какие каких каким это этот эта эти его "
-    "был была было были будет уже если также только очень чтобы сейчас здесь нет тоже который "
-    "которая которое которые во со чем ещё еще об",
-    "uk": "що хто де чому як яка який яке які це цей ця ці його був була було були буде вже якщо також "
-    "тільки дуже щоб зараз тут немає теж або чи але",
-    "bg": "кой коя кое кои какво какви каква какъв кога къде защо колко е са се си ги му ѝ това този "
-    "тази тези които който която което във със към беше бяха има няма",
-    "en": "the what who where when why how which did does were are about tell please hello thanks any "
-    "with this that it's i'm you they there and from has have been will would can could should more",
-    "de": "der die das und ist wer wo wann warum wie welche welcher nicht mit auf ein eine den dem hat sind "
-    "ich danke über für nach von auch",
-    "fr": "les est où quand pourquoi comment quel quelle quels et une avec pour sur dans merci bonjour "
-    "c'est elle pas au aux",
-    "es": "el los las quién dónde cuándo qué cómo cuál y gracias hola está",
-    "it": "il lo gli è chi dove quando perché quale della alla nella degli per grazie ciao sono che",
-    "pl": "jest kto gdzie kiedy dlaczego jak który która co w z się czy dziękuję cześć",
-    "pt": "os é quem onde porque qual com uma não obrigado olá",
-    "nl": "het een wie waar wanneer waarom hoe welke van met niet ik dank zijn op",
-    "tr": "bir ve bu nerede neden nasıl hangi mı mu mü için ile değil teşekkürler merhaba",
-}
-
 
 def _marker_words() -> dict[str, frozenset[str]]:
-    words = {code: set(listed.split()) for code, listed in _MARKER_LISTS.items()}
+    """Each language's detection words (prompts/lexicon/language_words.toml) not listed for another."""
+    words = lexicon.by_language("language_words", "detection")
     listed_for = Counter(w for ws in words.values() for w in ws)
     return {code: frozenset(w for w in ws if listed_for[w] == 1) for code, ws in words.items()}
 
@@ -227,6 +205,11 @@ def detect_language(text: str, default: str = "en") -> str:
         return _best_of(sample, _LATIN_CODES, short=True)
     language = _detector().detect_language_of(sample)
     return default if language is None else _code(language)
+
+
+def language_code(tag: str) -> str:
+    """The language of a language tag, lower case, region dropped ("pt-BR", "pt_br", " PT " → "pt"; "" stays "")."""
+    return tag.strip().lower().replace("_", "-").split("-")[0]
 
 
 def language_name(code: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from index import lexicon
+from index.language import language_code
 from index.models import Removal
 
 logger = logging.getLogger(__name__)
@@ -111,34 +113,19 @@ def _scalar(value: Any, key: str, path: Path) -> str | None:
 
 
 def _language_code(value: str, path: Path) -> str | None:
-    code = value.lower().replace("_", "-").split("-")[0]
+    code = language_code(value)
     if re.fullmatch(r"[a-z]{2}", code):
         return code
     logger.warning("%s: front matter language %r is not an ISO 639-1 code; detecting it", path, value)
     return None
 
 
-_MONTH_NAMES = (
-    "january jan januar janvier enero gennaio janeiro januari stycznia styczeń ocak январь января янв "
-    "січень січня січ януари",
-    "february feb februar février fevrier febrero febbraio fevereiro februari lutego luty şubat февраль "
-    "февраля фев лютий лютого лют февруари",
-    "march mar märz marz mars marzo março marco maart marca marzec mart март марта березень березня бер",
-    "april apr avril abril aprile kwietnia kwiecień nisan апрель апреля апр квітень квітня квіт април",
-    "may mai mayo maggio maio mei maja maj mayıs май мая травень травня трав",
-    "june jun juni juin junio giugno junho czerwca czerwiec haziran июнь июня червень червня черв юни",
-    "july jul juli juillet julio luglio julho lipca lipiec temmuz июль июля липень липня лип юли",
-    "august aug août aout agosto augustus sierpnia sierpień ağustos август августа авг серпень серпня серп",
-    "september sep sept septembre septiembre settembre setembro września wrzesień eylül сентябрь "
-    "сентября сен сент вересень вересня вер септември",
-    "october oct oktober octobre octubre ottobre outubro października październik ekim октябрь октября "
-    "окт жовтень жовтня жовт октомври",
-    "november nov novembre noviembre novembro listopada listopad kasım ноябрь ноября ноя листопад "
-    "листопада ноември",
-    "december dec dezember décembre decembre diciembre dicembre dezembro grudnia grudzień aralık декабрь "
-    "декабря дек грудень грудня груд декември",
-)
-_MONTHS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()}
+_MONTHS = {
+    form: number
+    for months in lexicon.month_forms().values()
+    for number, forms in enumerate(months, start=1)
+    for form in forms
+}
 _TIME = r"\d{1,2}:\d{2}"
 _DATE = re.compile(
     r"(?:(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
@@ -148,14 +135,7 @@ _DATE = re.compile(
 )
 # What may stand before a dateline's date: "Wednesday,", "Опубликовано:", "Updated", "ср".
 _LEADING_WORD = re.compile(r"(?P<word>[^\W\d_]+)(?P<mark>[,:.]?)\s+")
-_DATELINE_WORD_LIST = (
-    "updated published posted опубликовано обновлено оновлено опубліковано публикувано обновено "
-    "aktualisiert veröffentlicht publié monday tuesday wednesday thursday friday saturday sunday mon tue "
-    "wed thu fri sat sun понедельник вторник среда четверг пятница суббота воскресенье пн вт ср чт пт сб вс "
-    "понеділок вівторок середа четвер пʼятниця п'ятниця субота неділя нд понеделник вторник сряда петък "
-    "събота неделя montag dienstag mittwoch donnerstag freitag samstag sonntag"
-)
-_DATELINE_WORDS = frozenset(_DATELINE_WORD_LIST.split())
+_DATELINE_WORDS = lexicon.words("dates", "dateline")
 _LEADING_TIME = re.compile(rf"{_TIME}\s*[,|/•·–—-]?\s*")
 _YEAR_WORDS = re.compile(r"^(?:г\.|г|года|год|року|р\.|р|година|год\.|y\.)(?=\W|$)", re.IGNORECASE)
 

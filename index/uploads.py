@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from index.corpus import TEXT_SUFFIXES
 from index.decoding import decode_bytes
 from index.errors import BadArticle
 
@@ -18,14 +19,13 @@ UPLOADS = "uploads"
 """The corpus folder uploads are saved in."""
 
 _SAFE_NAME = re.compile(r"[^\w.-]+", re.UNICODE)
-_ARTICLE_SUFFIXES = (".txt", ".md")
 
 
 def save_upload(filename: str, data: bytes, corpus_dir: Path, *, max_bytes: int) -> Path:
     """Save an uploaded article under ``corpus_dir/uploads``; ``BadArticle`` says why it can't be."""
     name = _SAFE_NAME.sub("_", Path(filename).name).strip("._") or "article.txt"
     suffix = Path(name).suffix.lower()
-    if suffix not in _ARTICLE_SUFFIXES:
+    if suffix not in TEXT_SUFFIXES:
         raise BadArticle(f"{filename}: only .txt and .md articles can be added")
     if len(data) > max_bytes:
         raise BadArticle(f"{filename}: {len(data):,} bytes is over the {max_bytes:,}-byte limit")

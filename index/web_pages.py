@@ -21,10 +21,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import yaml
 
 from index.errors import BadArticle
+from index.language import language_code
 
 logger = logging.getLogger(__name__)
 
-HTML_SUFFIXES = frozenset({".html", ".htm"})
 WEB_FOLDER = "web"
 _SLUG_CHARS = 60
 _MIN_WORDS = 10
@@ -65,7 +65,7 @@ def extract_page(data: bytes | str, url: str | None = None) -> WebPage:
     if len(body.split()) < _MIN_WORDS:  # a menu or a cookie notice that the extractor fell back to
         raise BadArticle("no article text in the page", reason="no article text in the page")
     canonical = _canonical(document.url, url)
-    language = (document.language or "").split("-")[0].lower() or None
+    language = language_code(document.language or "") or None
     return WebPage(
         text=body,
         title=title,

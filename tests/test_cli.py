@@ -241,7 +241,7 @@ def test_an_unreachable_llm_falls_back_to_quoting_with_a_note_and_exit_zero(
 
 @pytest.fixture
 def restored_logging() -> Iterator[None]:
-    names = ("", *cli.LIBRARY_LOGGERS)
+    names = ("", *cli.LIBRARY_LOGGERS, *cli.TOKEN_LOGGERS)
     levels = {name: logging.getLogger(name).level for name in names}
     yield
     for name, level in levels.items():
@@ -264,6 +264,8 @@ def test_library_log_lines_stay_off_the_terminal_at_the_default_level(
 def test_debug_logging_still_keeps_the_token_bearing_http_log_quiet(caplog: pytest.LogCaptureFixture) -> None:
     cli.configure_logging("DEBUG")
     logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot123:ABC/getMe")
+    logging.getLogger("telegram.Bot").debug("Calling Bot API endpoint `getMe` with parameters `{}`")
+    logging.getLogger("telegram.ext.ExtBot").info("https://api.telegram.org/bot123:ABC/getUpdates")
     logging.getLogger("stamina").warning("stamina.retry_scheduled")
     logging.getLogger("bot.llm").debug("ours")
     assert [r.name for r in caplog.records] == ["stamina", "bot.llm"]

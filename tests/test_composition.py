@@ -12,8 +12,9 @@ import re
 
 import pytest
 
-from bot.citations import markers, statement_sentences
+from bot.citations import statement_sentences
 from bot.config import Settings
+from bot.markers import markers
 from bot.prompts import load_prompts
 from bot.qa import Pipeline, answer
 from bot.restatement import ItemReader, Restatement, answer_schema, read_items

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from bot.citations import check_answer, markers, split_sentences
+from bot.citations import check_answer, split_sentences
 from bot.extractive import (
     EMBED_CHAR_BUDGET,
     MAX_EMBEDDED,
@@ -18,6 +18,7 @@ from bot.extractive import (
     number_evidence,
     select_evidence,
 )
+from bot.markers import markers
 from bot.models import Passage
 from bot.prompts import Prompts, load_prompts
 from index.errors import EmbeddingUnavailable

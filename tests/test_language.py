@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.language import detect_language, language_name
+from index.language import detect_language, language_code, language_name
 
 # Written for these tests: short questions as people ask them, and longer news sentences.
 SENTENCES = {
@@ -136,3 +136,8 @@ def test_language_names_for_prompts() -> None:
     assert language_name("FR") == "French"
     assert language_name("sv") == "Swedish"  # not detected, but lingua knows the name
     assert language_name("xx") == "xx"
+
+
+def test_a_language_tag_gives_its_two_letter_code_however_it_is_written() -> None:
+    assert language_code("pt-BR") == language_code("pt_br") == language_code(" PT ") == "pt"
+    assert language_code("uk") == "uk" and language_code("") == ""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.citations import markers, statement_sentences
+from bot.citations import statement_sentences
 from bot.config import Settings
+from bot.markers import markers
 from bot.service import Newsbot
 from index.bundled_embedder import bundled_gguf, default_cache_dir
 from index.config import EmbeddingSettings

@@ -13,6 +13,7 @@ from typing import NoReturn
 import pytest
 
 import bot.prompts
+import index.lexicon
 from index.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,6 @@ def test_an_install_without_the_prompts_package_names_the_fix(monkeypatch: pytes
     def missing(package: str) -> NoReturn:
         raise ModuleNotFoundError(f"No module named {package!r}")
 
-    monkeypatch.setattr(bot.prompts, "files", missing)
+    monkeypatch.setattr(index.lexicon, "files", missing)
     with pytest.raises(ConfigError, match="pip install -e"):
         bot.prompts.load_prompts()
