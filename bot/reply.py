@@ -16,9 +16,11 @@ from dataclasses import replace
 
 from bot.citations import split_sentences, strip_markers
 from bot.extractive import STOPWORDS
+from index import lexicon
 from bot.models import Source, TokenSink
 from bot.prompts import Prompts
 
+_NEGATIONS = lexicon.words("stopwords", "negations")
 _WORD = re.compile(r"[^\W_]+")
 _END = re.compile(r"[.!?…]+$")
 
@@ -34,7 +36,7 @@ def restates_question(statement: str, question: str) -> bool:
     """
     said = set(_key(statement).split())
     asked = set(_key(question).split())
-    return not (said - asked - STOPWORDS)
+    return not (said - asked - (STOPWORDS - _NEGATIONS))
 
 
 def cited(text: str, marker: int) -> str:

@@ -313,3 +313,23 @@ def test_the_focused_model_is_not_asked_when_no_sentence_answers(retriever: Retr
     result = answer("How many journalists came to the plant?", [], pipeline)
     assert result.refused
     assert generator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "question", "restates"),
+    [
+        (
+            "The rockets are built in the hall where the talks began.",
+            "Which rockets are built in the hall where the talks began?",
+            True,
+        ),
+        ("Підписання документів не очікувалося.", "Чи очікувалося підписання документів?", False),
+        ("Kim seeks food aid for his country.", "What aid does Kim seek for his country?", False),
+    ],
+)
+def test_an_answer_restates_the_question_only_when_it_adds_no_content_word(
+    statement: str, question: str, restates: bool
+) -> None:
+    from bot.reply import restates_question
+
+    assert restates_question(statement, question) is restates
