@@ -16,9 +16,9 @@ from dataclasses import replace
 
 from bot.citations import split_sentences, strip_markers
 from bot.extractive import STOPWORDS
-from index import lexicon
 from bot.models import Source, TokenSink
 from bot.prompts import Prompts
+from index import lexicon
 
 _NEGATIONS = lexicon.words("stopwords", "negations")
 _WORD = re.compile(r"[^\W_]+")

@@ -10,7 +10,7 @@ from index import lexicon
 from index.errors import ConfigError
 
 LISTS = {
-    "stopwords": ("evidence", "search", "topic"),
+    "stopwords": ("evidence", "negations", "search", "topic"),
     "question_words": ("who", "where", "when", "how_many", "pointing_back"),
     "language_words": ("detection", "answer"),
     "abbreviations": ("inside", "final", "year"),
