@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.support import SupportChecker  # noqa: E402
+from bot.support import SupportChecker, malformed  # noqa: E402
 from index.config import EmbeddingSettings  # noqa: E402
 from index.embeddings import Embedder, make_embedder  # noqa: E402
 
@@ -61,11 +61,18 @@ def evidence_of(row: dict[str, Any]) -> list[str]:
 
 
 def lexical_verdicts(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Per statement: "" when the number and name checks pass, else "number", "name" or "evidence"."""
+    """Per statement: "" when the form, number and name checks pass, else "form", "number", "name" or "evidence".
+
+    The form check (bot.support.malformed: mixed scripts, letters the answer's language lacks) runs
+    first, as in the answer path.
+    """
     checker = SupportChecker(None)
     kinds = []
-    for verdict in checker.check_many([(row["statement"], evidence_of(row)) for row in rows]):
-        if verdict.supported:
+    verdicts = checker.check_many([(row["statement"], evidence_of(row)) for row in rows])
+    for row, verdict in zip(rows, verdicts, strict=True):
+        if malformed(row["statement"], row["lang"], evidence_of(row)):
+            kinds.append("form")
+        elif verdict.supported:
             kinds.append("")
         elif verdict.reason.startswith("number"):
             kinds.append("number")
@@ -138,6 +145,7 @@ def report(
         return bool(kinds[i]) or (threshold is not None and score is not None and score < threshold)
 
     line("all checks", lambda row: True, rejected)
+    line("  form", lambda row: True, lambda i: kinds[i] == "form")
     line("  number", lambda row: True, lambda i: kinds[i] == "number")
     line("  name", lambda row: True, lambda i: kinds[i] == "name")
     line("  no evidence", lambda row: True, lambda i: kinds[i] == "evidence")
@@ -175,7 +183,7 @@ def main() -> None:
     )
     kinds = lexical_verdicts(rows)
     if args.embedder == "none":
-        report(rows, kinds, [None] * len(rows), None, "number + name checks only (no embedder)")
+        report(rows, kinds, [None] * len(rows), None, "form + number + name checks only (no embedder)")
         return
 
     embedder = make_embedder(EmbeddingSettings.model_validate({"backend": args.embedder}))
@@ -184,7 +192,7 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     embedded = sum(1 for s in scores if s is not None)
     print(f"embedder {embedder.model_name}: {embedded} statements embedded in {elapsed:.1f} s")
-    report(rows, kinds, [None] * len(rows), None, "number + name checks only")
+    report(rows, kinds, [None] * len(rows), None, "form + number + name checks only")
     default = SupportChecker(embedder).min_similarity
     report(rows, kinds, scores, default, f"with meaning, the default threshold for {embedder.model_name}")
     dev = [i for i, row in enumerate(rows) if row["half"] == "dev"]

@@ -115,9 +115,11 @@ class LLMSettings(BaseModel):
     composition: Literal["auto", "focused", "restate", "cited"] = Field(
         "auto",
         description=(
-            "How the model answers. focused: it answers from the best one or two quotes only, one short "
-            "sentence (JSON held to a schema; the marker comes from the quote); restate: it picks from all "
-            "the evidence sentences and restates each; cited: free text with [n] markers. auto: focused."
+            "How the model answers. focused: it reads the best quote only and answers in one short "
+            "sentence in the asker's language (the marker is the quote's), checked before it is shown; "
+            "restate: it picks from all the evidence sentences and restates each (JSON held to a schema); "
+            "cited: free text with [n] markers and one retry. auto: focused (measured best with the "
+            "bundled 1.5B model)."
         ),
     )
     repeat_penalty: float = Field(
