@@ -31,9 +31,12 @@ from bot.markers import strip_markers
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
 from index.language import detect_language
+from index import lexicon
 from index.lexicon import fold_word
 
 logger = logging.getLogger(__name__)
+
+_FUNCTION_WORDS = lexicon.words("stopwords", "evidence")
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 """A figure in digits; "3,5" and "3.5" are one figure (see ``figures``)."""
@@ -217,7 +220,11 @@ def name_words(statement: str) -> list[str]:
         foreign = scripts[index] != main and scripts[index] != _SCRIPT_OTHER
         # A capitalised first word is a name when the next one is capitalised too ("Sergei Shoigu said").
         then_capital = index + 1 < len(words) and words[index + 1][1][0].isupper()
-        capitalised = word[0].isupper() and (not at_start or then_capital) and not nouns_capitalised
+        # ...but an article or pronoun opening the sentence is not ("La Rusia", "The Kremlin").
+        opener = at_start and word.lower() in _FUNCTION_WORDS
+        capitalised = (
+            word[0].isupper() and (not at_start or then_capital) and not nouns_capitalised and not opener
+        )
         if (acronym or foreign or capitalised) and word.lower() not in _NOT_NAMES:
             found.append(word)
     return found

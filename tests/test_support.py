@@ -172,3 +172,15 @@ def test_hand_written_pairs_keep_their_good_half_and_lose_the_named_or_numbered_
     assert all(verdicts[row["id"]].supported for row in rows if row["label"] == "supported")
     caught = {key for key, verdict in verdicts.items() if not verdict.supported}
     assert {"p-E5-en-u", "p-E7-en-u", "p-E9-en-u", "p-E9-uk-u"} <= caught
+
+
+def test_an_article_opening_the_sentence_is_not_a_name() -> None:
+    from bot.support import missing_names
+
+    assert (
+        missing_names(
+            "La Rusia había previsto inspeccionar la flota.", ["Россия планировала осмотреть флот."]
+        )
+        == []
+    )
+    assert missing_names("Ivan Petrov said so.", ["Сергей Шойгу сказал."]) == ["Ivan", "Petrov"]
