@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from bot.markers import strip_markers
+from index import lexicon
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
 from index.language import detect_language
-from index import lexicon
 from index.lexicon import fold_word
 
 logger = logging.getLogger(__name__)
