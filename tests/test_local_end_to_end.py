@@ -1,7 +1,7 @@
 """The bundled model end to end: `Newsbot` with provider=local assembles it, serves it on loopback and answers.
 
 Asserts on facts, not wording: the small model's phrasing varies, the facts its
-checked restatements (or the quotes) carry must not.
+checked sentence (or the quotes) carry must not.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Set
             assert all(markers(sentence) for sentence in statement_sentences(answer.text)), answer.text
             assert "".join(streamed) == answer.text, "everything streamed is kept"
             assert answer.first_useful_ms is not None
-            # The default composition (cited) shows its answer once checked, whole; the quote-first order
-            # of the experimental restate composition is tested with a scripted model in test_composition.
+            # The default composition (focused) shows the quote at once, then the model's checked sentence.
+            assert answer.first_useful_ms < answer.latency_ms
         assert server_url.startswith("http://127.0.0.1:")
     assert bot._server is None, "the server is stopped on exit"
