@@ -13,12 +13,14 @@ Three checks, cheapest first; a statement passes only when all pass:
   statements far from what they cite (another topic, the wrong article): a wrong common noun ("tank"
   for "missile") or a promise turned round scores like a faithful translation (benchmarks/support.py).
 
-``SupportChecker.check`` judges one statement; ``check_many`` batches the embedding calls.
-The number primitives (``figures``, ``unsupported_figures``) also serve ``bot.qa``'s retry check.
+``SupportChecker.check`` judges one statement; ``check_many`` batches the embedding calls; ``judge``
+puts the form check (``malformed``) first, as every composition does, and ``log_check`` records why.
+The number primitives (``figures``, ``unsupported_figures``) also serve ``bot.cited``'s retry check.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -463,3 +465,35 @@ class SupportChecker:
             scores = [_cosine(mine, other) for other in others]
             result[index] = (scores[:-1], scores[-1])
         return result
+
+
+def judge(checker: SupportChecker | None, statement: str, evidence: Sequence[str], language: str) -> Verdict:
+    """The support check, after the form check (garbled text in ``language`` fails whatever it means)."""
+    problem = malformed(statement, language, evidence)
+    if problem:
+        return Verdict(False, problem, None)
+    if checker is None:
+        return Verdict(True, "", None)
+    return checker.check(statement, evidence)
+
+
+def log_check(
+    question: str,
+    language: str,
+    statement: str,
+    evidence: Sequence[str],
+    verdict: Verdict,
+    detected: str | None,
+) -> None:
+    """One JSON line per checked statement at INFO: why a sentence was kept or dropped, and labelling data."""
+    if logger.isEnabledFor(logging.INFO):
+        record = {
+            "question": question,
+            "language": language,
+            "statement": statement,
+            "evidence": list(evidence),
+            "supported": verdict.supported,
+            "reason": verdict.reason,
+            "detected_language": detected,
+        }
+        logger.info("statement checked: %s", json.dumps(record, ensure_ascii=False))
