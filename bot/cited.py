@@ -12,11 +12,12 @@ import logging
 from collections.abc import Sequence
 
 from bot.citations import check_answer, markers, statement_sentences, strip_markers
+from bot.claims import figures, unsupported_figures
 from bot.extractive import EvidenceGroup
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.reply import ReplyWriter
-from bot.support import figures, judge, unsupported_figures
+from bot.support import judge
 from index.language import language_name
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.support import NUMBER, word_number
+from bot.claims import NUMBER, word_number
 from index.language import detect_language
 from index.lexicon import fold
 
