@@ -35,7 +35,7 @@ from bot.cited import answer_messages, unsupported_numbers  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
-from bot.extractive import number_evidence, select_evidence  # noqa: E402
+from bot.evidence import number_evidence, select_evidence  # noqa: E402
 from bot.markers import markers  # noqa: E402
 from bot.models import Turn  # noqa: E402
 from bot.service import Newsbot  # noqa: E402

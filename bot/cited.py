@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from bot.citations import check_answer, markers, statement_sentences, strip_markers
 from bot.claims import figures, unsupported_figures
-from bot.extractive import EvidenceGroup
+from bot.evidence import EvidenceGroup
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.reply import ReplyWriter

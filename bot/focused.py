@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from bot.citations import answer_language, statement_sentences, strip_markers
-from bot.extractive import Evidence
+from bot.evidence import Evidence
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.prompts import Prompts

@@ -21,19 +21,12 @@ from bot import cited, focused, restatement
 from bot.conversation import condense
 from bot.disagreement import Side, disputed
 from bot.errors import LLMBadResponse, LLMUnavailable
-from bot.extractive import (
-    Evidence,
-    asks_for_figure,
-    extractive_answer,
-    holds_answer_kind,
-    number_evidence,
-    ranked_quotes,
-    select_evidence,
-)
+from bot.evidence import Evidence, number_evidence, ranked_quotes, select_evidence
+from bot.extractive import extractive_answer
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.pipeline import Attempt, Pipeline
 from bot.prompts import Prompts
-from bot.questions import asks_something, bounded
+from bot.questions import asks_for_figure, asks_something, bounded, holds_answer_kind
 from bot.reply import ReplyWriter
 from index.language import detect_language
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.citations import split_sentences, strip_markers
-from bot.extractive import STOPWORDS
 from bot.models import Source, TokenSink
 from bot.prompts import Prompts
+from bot.questions import STOPWORDS
 from index import lexicon
 
 _NEGATIONS = lexicon.words("stopwords", "negations")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.citations import answer_language, strip_markers
-from bot.extractive import EvidenceGroup
+from bot.evidence import EvidenceGroup
 from bot.models import Source
 from bot.pipeline import Attempt, Pipeline
 from bot.reply import ReplyWriter, restates_question

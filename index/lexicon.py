@@ -3,7 +3,7 @@
 The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` package's data, beside
 ``prompts/phrases/``, read with ``importlib.resources``), each file read once:
 
-- ``stopwords.toml``: ``evidence`` (bot/extractive.py, bot/reply.py), ``search`` (index/keyword.py),
+- ``stopwords.toml``: ``evidence`` (bot/questions.py, bot/reply.py), ``search`` (index/keyword.py),
   ``topic`` (index/cleaning.py);
 - ``question_words.toml``: ``who``, ``where``, ``when``, ``how_many``, ``pointing_back``;
 - ``language_words.toml``: ``detection`` (index/language.py), ``answer`` (bot/citations.py);
