@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.citations import check_answer, markers, statement_sentences, strip_markers
+from bot.citations import check_answer, statement_sentences
 from bot.claims import figures, unsupported_figures
 from bot.evidence import EvidenceGroup
+from bot.markers import markers, strip_markers
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.reply import ReplyWriter

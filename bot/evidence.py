@@ -14,9 +14,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.citations import split_sentences
 from bot.models import Passage, Source
 from bot.questions import answer_kind, kind_bonus, question_terms, words
+from bot.sentences import split_sentences
 from index import lexicon
 from index.embeddings import Embedder
 from index.errors import NewsbotError

@@ -12,8 +12,9 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.citations import answer_language, statement_sentences, strip_markers
+from bot.citations import answer_language, statement_sentences
 from bot.evidence import Evidence
+from bot.markers import strip_markers
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.prompts import Prompts

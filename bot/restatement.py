@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.citations import answer_language, strip_markers
+from bot.citations import answer_language
 from bot.evidence import EvidenceGroup
+from bot.markers import strip_markers
 from bot.models import Source
 from bot.pipeline import Attempt, Pipeline
 from bot.reply import ReplyWriter, restates_question

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from bot.citations import check_answer, split_sentences
+from bot.citations import check_answer
 from bot.evidence import (
     EMBED_CHAR_BUDGET,
     MAX_EMBEDDED,
@@ -21,6 +21,7 @@ from bot.extractive import extractive_answer
 from bot.markers import markers
 from bot.models import Passage
 from bot.prompts import Prompts, load_prompts
+from bot.sentences import split_sentences
 from index.errors import EmbeddingUnavailable
 
 
