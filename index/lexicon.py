@@ -4,7 +4,7 @@ The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` packag
 ``prompts/phrases/``, read with ``importlib.resources``), each file read once:
 
 - ``stopwords.toml``: ``evidence`` (bot/questions.py, bot/reply.py), ``search`` (index/keyword.py),
-  ``topic`` (index/cleaning.py);
+  ``topic`` (index/coherence.py);
 - ``question_words.toml``: ``who``, ``where``, ``when``, ``how_many``, ``pointing_back``;
 - ``language_words.toml``: ``detection`` (index/language.py), ``answer`` (bot/citations.py);
 - ``abbreviations.toml``: ``inside``, ``final``, ``year`` (bot/sentences.py);
