@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import holds_fact, load_questions  # noqa: E402
-from bot.extractive import ranked_quotes, select_evidence  # noqa: E402
+from bot.evidence import ranked_quotes, select_evidence  # noqa: E402
 from bot.models import Turn  # noqa: E402
 from bot.retrieval import Retriever  # noqa: E402
 from index.embeddings import make_embedder  # noqa: E402

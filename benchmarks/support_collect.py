@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.citations import check_answer, statement_sentences  # noqa: E402
+from bot.cited import answer_messages, unsupported_numbers  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
-from bot.extractive import number_evidence, select_evidence  # noqa: E402
+from bot.evidence import number_evidence, select_evidence  # noqa: E402
 from bot.markers import markers  # noqa: E402
 from bot.models import Turn  # noqa: E402
-from bot.qa import _messages, _unsupported_numbers  # noqa: E402
 from bot.service import Newsbot  # noqa: E402
 from index.errors import NewsbotError  # noqa: E402
 from index.language import detect_language, language_name  # noqa: E402
@@ -102,14 +102,14 @@ def main() -> None:
                     first = item["first"] or ""
                     check = check_answer(first, len(groups), language, not_covered=[not_covered])
                     problems = list(
-                        check.problems if not check.ok else _unsupported_numbers(check.text, groups)
+                        check.problems if not check.ok else unsupported_numbers(check.text, groups)
                     )
-                    messages = _messages(
+                    messages = answer_messages(
                         pipeline, "answer_strict", allow_refusal=True, **variables,
                         problems=problems or [GENERIC_PROBLEM],
                     )  # fmt: skip
                 else:
-                    messages = _messages(
+                    messages = answer_messages(
                         pipeline, "answer", allow_refusal=pipeline.allow_refusal, **variables, problems=[]
                     )
                 started = time.monotonic()

@@ -1,19 +1,29 @@
-"""Conversation memory: bounded recent turns, and turning a follow-up into a standalone question.
+"""Condense step and conversation memory: bounded recent turns, and a follow-up made a standalone question.
 
-With an LLM the follow-up is rewritten by the model (the ``condense`` prompt);
-without one a simple rule applies: a question that leans on the previous turn
-(a pronoun or "there", in any of the languages we know) is joined to the
-previous question, which is what retrieval needs to find the same article.
+With an LLM, ``condense`` has the model rewrite the follow-up (the ``condense`` prompt);
+without one, or when its rewrite lost the question, a simple rule applies: a question that
+leans on the previous turn (a pronoun or "there", in any of the languages we know) is joined
+to the previous question, which is what retrieval needs to find the same article.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.models import Turn
 from index import lexicon
+from index.language import detect_language, language_name
+
+if TYPE_CHECKING:
+    from bot.pipeline import Generator
+    from bot.prompts import Prompts
+
+logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -56,3 +66,25 @@ def rule_condense(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     return f"{history[-1].question} {question}"
+
+
+def condense(
+    question: str, history: Sequence[Turn], language: str, generator: Generator | None, prompts: Prompts
+) -> str:
+    """The question retrieval should see: a follow-up is rewritten to stand alone."""
+    if not history:
+        return question
+    rule_based = rule_condense(question, history)
+    if generator is None or rule_based == question:
+        return rule_based
+    prompt = prompts.render("condense", history=history, question=question, language=language_name(language))
+    try:
+        rewritten = generator.complete([{"role": "user", "content": prompt}], max_tokens=60).strip()
+    except (LLMUnavailable, LLMBadResponse) as exc:
+        logger.warning("could not condense the follow-up with the LLM: %s", exc)
+        return rule_based
+    rewritten = rewritten.splitlines()[0].strip().strip('"«»') if rewritten else ""
+    # A rewrite that lost the question (empty, or another language) is worse than the rule.
+    if len(rewritten) < 5 or detect_language(rewritten, default=language) != language:
+        return rule_based
+    return rewritten

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from bot.support import NUMBER, word_number
+from bot.claims import NUMBER, word_number
+from bot.evidence import Evidence, EvidenceGroup, number_evidence
 from index.language import detect_language
 from index.lexicon import fold
-
-if TYPE_CHECKING:
-    from bot.extractive import Evidence, EvidenceGroup
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*")
 
@@ -135,8 +133,6 @@ def disputed(quotes: Sequence[Evidence]) -> list[tuple[str, list[Side]]]:
     decides whether the question is about a figure at all (two articles measuring different events in
     hours are a false alarm otherwise).
     """
-    from bot.extractive import number_evidence
-
     top = list(quotes[:DISPUTED_QUOTES])
     groups, _ = number_evidence(top)
     article_of = {group.marker: group.article_id for group in groups}

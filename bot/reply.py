@@ -14,10 +14,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bot.citations import split_sentences, strip_markers
-from bot.extractive import STOPWORDS
+from bot.markers import strip_markers
 from bot.models import Source, TokenSink
 from bot.prompts import Prompts
+from bot.questions import STOPWORDS
+from bot.sentences import split_sentences
 from index import lexicon
 
 _NEGATIONS = lexicon.words("stopwords", "negations")

@@ -1,22 +1,33 @@
-"""Generate step for a small model: it picks the evidence sentences that answer and restates each.
+"""Generate step, restate composition: the model picks the evidence sentences that answer and restates each.
 
 Every evidence sentence gets its own number; the model replies with JSON,
 ``{"answer": [{"evidence": 3, "text": "…"}]}``, which the server is asked to
 enforce with a JSON schema (llama.cpp turns it into a grammar). The marker of a
 restated sentence comes from the article of the sentence it names, never from
 the model, so a small model cannot cite a wrong or missing source; what it says
-is then checked against that sentence's article by ``bot.support``.
+is then checked against that sentence's article by ``bot.support``, and
+``restated`` writes what holds up while the reply still streams.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.extractive import EvidenceGroup
+from bot.citations import answer_language
+from bot.evidence import EvidenceGroup
+from bot.markers import strip_markers
+from bot.models import Source
+from bot.pipeline import Attempt, Pipeline
+from bot.reply import ReplyWriter, restates_question
+from bot.support import judge, log_check
+from index.language import language_name
+
+logger = logging.getLogger(__name__)
 
 NONE_ANSWERS = 0
 """The evidence number the model gives when no sentence answers the question."""
@@ -127,3 +138,70 @@ def read_items(reply: str) -> list[Restatement]:
     """The items of a whole reply (invalid JSON gives whatever complete items it holds, maybe none)."""
     reader = ItemReader()
     return reader.feed(reply) + reader.finish()
+
+
+def compose(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
+    writer: ReplyWriter,
+    answering: Sequence[str],
+    attempt: Attempt,
+) -> list[str]:
+    """The model picks the sentences that answer and restates each; what holds up is written at once.
+
+    Returns the model's statements that were written (a failed one may have been replaced by its quote).
+    """
+    numbered = number_sentences(groups)
+    by_number = {item.number: item for item in numbered}
+    source_of = {source.article_id: source for source in sources}
+    messages = [
+        {"role": "system", "content": pipeline.prompts.render("restate_system")},
+        {
+            "role": "user",
+            "content": pipeline.prompts.render(
+                "restate",
+                groups=groups,
+                numbered=numbered,
+                question=question,
+                language=language_name(language),
+            ),
+        },
+    ]
+    written: list[str] = []
+
+    def take(item: Restatement) -> None:
+        chosen = by_number.get(item.evidence)
+        if chosen is None:  # NONE_ANSWERS (no sentence answers), or a number that isn't there
+            return
+        text = " ".join(strip_markers(item.text).split())
+        text = re.sub(r"\s*\?+$", ".", text)  # an answer the model punctuated as a question
+        source = source_of[chosen.group.article_id]
+        if not text or restates_question(text, question):
+            logger.info("dropped a restatement that does not answer: %r", text)
+            return
+        verdict = judge(pipeline.support, text, chosen.group.sentences, language)
+        detected = answer_language(text, language)
+        log_check(question, language, text, chosen.group.sentences, verdict, detected)
+        if verdict.supported and detected in (None, language):
+            backing = [chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence]
+            if writer.statement(text, source, backing):
+                written.append(text)
+            return
+        logger.info("restatement failed (%s): %r", verdict.reason or f"language {detected}", text)
+        best = chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence
+        if best in answering:  # a quote that doesn't answer would only pile up
+            writer.inline_quote(best, source)
+
+    reader = ItemReader()
+    for delta in pipeline.model().stream(
+        messages, max_tokens=pipeline.max_tokens, schema=answer_schema(len(numbered))
+    ):
+        attempt.heard()
+        for item in reader.feed(delta):
+            take(item)
+    for item in reader.finish():
+        take(item)
+    return written

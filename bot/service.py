@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
+from bot.pipeline import Generator, Pipeline
 from bot.prompts import Prompts, load_prompts
-from bot.qa import Generator, Pipeline, answer
+from bot.qa import answer
 from bot.retrieval import Retriever
 from bot.support import SupportChecker
 from index.embeddings import Embedder, make_embedder

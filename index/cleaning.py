@@ -4,8 +4,12 @@ Rules go from sure to cautious. Lines that cannot be prose (counters, ids,
 currency rates, numbered tickers, share buttons), a "related news" heading and
 the teasers under it, and clusters of short headline-like lines between
 paragraphs (teasers of other stories) go by shape. Only then, and only for a
-contiguous tail, does topic decide: trailing paragraphs that share almost
-nothing with the rest of the article are cut. In doubt, a line stays.
+contiguous tail, does topic decide (``index.coherence``): trailing paragraphs
+that share almost nothing with the rest of the article are cut. In doubt, a line stays.
+
+At some 430 lines it stays one module on purpose: the rules run in order over one list of
+paragraphs, each reading what the ones before it marked, and share the shape tests (headline-like,
+truncated, body text); split apart, every rule module would import all of them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from index import lexicon
+from index.coherence import OFF_TOPIC_BELOW, Vocabulary, off_topic_tail, weighted_terms
 from index.models import Removal
 
 logger = logging.getLogger(__name__)
@@ -45,7 +49,6 @@ _CLOSERS = "\"'»”’)]›"
 _OPENERS = "\"'«„“‘([‹"
 _LIST_ITEM = re.compile(r"^(?:[-*•·–—▪►]\s|\d{1,3}[.)](?!\d)|[a-zа-я][.)]\s)")
 _LETTER = re.compile(r"[^\W\d_]")
-_WORDS = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _ID_TOKEN = re.compile(r"^(?=(?:\D*\d){4})[\w-]+$")
 _NUMBERISH = re.compile(r"^[\d\s.,:;/|+−–—%()-]+$")
 
@@ -110,8 +113,6 @@ _CREDIT = re.compile(
     r"(?:\s*[:©/]|\s+by\b|(?:\s+[\w.&-]+){1,5}$)",
     re.IGNORECASE,
 )
-
-_STOPWORDS = lexicon.words("stopwords", "topic")
 
 
 @dataclass
@@ -340,7 +341,7 @@ def _mark_related_sections(lines: list[_Line], title: str | None) -> None:
                 continue
             if in_list or _is_truncated(nxt.text) or _is_headline_like(nxt.text):
                 nxt.reason = RELATED
-            elif above.vocabulary.coherence(_weighted_terms(nxt.text)) < _OFF_TOPIC_BELOW:
+            elif above.vocabulary.coherence(weighted_terms(nxt.text)) < OFF_TOPIC_BELOW:
                 nxt.reason = RELATED
                 unsure.append(nxt)
             else:
@@ -354,13 +355,13 @@ class _Above:
     """The kept lines above a point of the page, summarised for ``_mark_related_sections``."""
 
     def __init__(self, title: str | None) -> None:
-        self.vocabulary = _Vocabulary([_weighted_terms(title or "")])
+        self.vocabulary = Vocabulary([weighted_terms(title or "")])
         self.has_body = False
         self._count = 0
         self._blank_before = 0
 
     def add(self, line: _Line) -> None:
-        self.vocabulary.add(_weighted_terms(line.text))
+        self.vocabulary.add(weighted_terms(line.text))
         self.has_body = self.has_body or _is_body(line.text)
         self._count += 1
         self._blank_before += line.blank_before
@@ -413,94 +414,12 @@ def _mark_repeats_and_teasers(lines: list[_Line], title: str | None) -> None:
 
 
 def _mark_off_topic_tail(lines: list[_Line], title: str | None) -> None:
-    """Cut trailing paragraphs that share (almost) nothing with the article before them.
-
-    A real article's last paragraphs can drift too, so it takes several such
-    paragraphs, after an article long enough to know its topic, whose own
-    paragraphs hold together far better than the tail holds to them.
-    """
+    """Cut trailing paragraphs that share (almost) nothing with the article before them."""
     kept = [line for line in lines if line.kept]
-    if len(kept) < _MIN_CORE + 2:
-        return
-    terms = [_weighted_terms(line.text) for line in kept]
-    head = _weighted_terms(title) if title else {}
-    total = sum(len(line.text) for line in kept)
-    # The longest tail whose every paragraph is off-topic for the article before it.
-    for start in range(max(_MIN_CORE, len(kept) - _MAX_TAIL), len(kept) - 1):
-        tail = kept[start:]
-        if sum(len(line.text) for line in tail) > total / 2 or sum(len(line.text) >= 60 for line in tail) < 2:
-            continue
-        if len(terms[start]) < _MIN_EVIDENCE:
-            continue  # a short closing remark of the article says too little to start a cut
-        before = _Vocabulary([head, *terms[:start]])
-        worst = max(before.coherence(t) for t in terms[start:])
-        if worst < _OFF_TOPIC_BELOW and _median_coherence(head, terms[:start]) >= 2 * worst:
-            for line in tail:
-                line.reason = OFF_TOPIC
-            return
-
-
-_MIN_CORE = 4
-_MIN_EVIDENCE = 10
-_MAX_TAIL = 10
-_OFF_TOPIC_BELOW = 0.12
-_NAME_WEIGHT = 2.5
-_ENDING = 2  # letters in which two forms of one word may differ (an inflectional ending)
-
-
-def _median_coherence(head: dict[str, float], paragraphs: Sequence[dict[str, float]]) -> float:
-    """How well this article's paragraphs usually hold to what came before them."""
-    vocabulary = _Vocabulary([head, paragraphs[0]])
-    scores: list[float] = []
-    for terms in paragraphs[1:]:
-        if terms:
-            scores.append(vocabulary.coherence(terms))
-        vocabulary.add(terms)
-    scores.sort()
-    return scores[len(scores) // 2] if scores else 0.0
-
-
-def _weighted_terms(text: str) -> dict[str, float]:
-    """Content words of a text, lower-cased; names (capitalised inside a sentence, acronyms) weigh more."""
-    weights: dict[str, float] = {}
-    sentence_start = True
-    for match in _WORDS.finditer(text):
-        word = match.group()
-        before = text[max(0, match.start() - 3) : match.start()]
-        starts = sentence_start or any(ch in ".!?…:" for ch in before)
-        sentence_start = False
-        lower = word.lower().replace("ё", "е").replace("’", "'")
-        acronym = len(word) >= 2 and word.isupper()
-        if lower in _STOPWORDS or (len(word) < 3 and not acronym):
-            continue
-        name = acronym or (word[0].isupper() and not starts)
-        weights[lower] = max(weights.get(lower, 0.0), _NAME_WEIGHT if name else 1.0)
-    return weights
-
-
-class _Vocabulary:
-    """Content words seen so far, found again in any inflected form."""
-
-    def __init__(self, texts: Iterable[Iterable[str]] = ()) -> None:
-        self._by_prefix: dict[str, set[str]] = {}
-        for words in texts:
-            self.add(words)
-
-    def add(self, words: Iterable[str]) -> None:
-        for word in words:
-            self._by_prefix.setdefault(word[:3], set()).add(word)
-
-    def knows(self, word: str) -> bool:
-        return any(
-            lexicon.same_word(word, seen, ending=_ENDING) for seen in self._by_prefix.get(word[:3], ())
-        )
-
-    def coherence(self, terms: dict[str, float]) -> float:
-        """Share of a paragraph's (weighted) content words seen before: 0 shares nothing, 1 all."""
-        if not terms:
-            return 1.0  # nothing to judge by: keep
-        known = sum(weight for word, weight in terms.items() if self.knows(word))
-        return known / sum(terms.values())
+    start = off_topic_tail([line.text for line in kept], title)
+    if start is not None:
+        for line in kept[start:]:
+            line.reason = OFF_TOPIC
 
 
 def _removals(lines: Sequence[_Line]) -> Iterable[Removal]:

@@ -3,11 +3,11 @@
 The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` package's data, beside
 ``prompts/phrases/``, read with ``importlib.resources``), each file read once:
 
-- ``stopwords.toml``: ``evidence`` (bot/extractive.py, bot/reply.py), ``search`` (index/keyword.py),
-  ``topic`` (index/cleaning.py);
+- ``stopwords.toml``: ``evidence`` (bot/questions.py, bot/reply.py), ``search`` (index/keyword.py),
+  ``topic`` (index/coherence.py);
 - ``question_words.toml``: ``who``, ``where``, ``when``, ``how_many``, ``pointing_back``;
 - ``language_words.toml``: ``detection`` (index/language.py), ``answer`` (bot/citations.py);
-- ``abbreviations.toml``: ``inside``, ``final``, ``year`` (bot/citations.py's sentence splitting);
+- ``abbreviations.toml``: ``inside``, ``final``, ``year`` (bot/sentences.py);
 - ``dates.toml``: ``months``, ``month_starts``, ``dateline``;
 - ``numbers.toml``: ``figure_words``;
 - ``recency.toml``: ``cues`` (bot/retrieval.py: a question asking for the latest news).

@@ -9,12 +9,11 @@ from bot.citations import (
     check_answer,
     format_sources,
     renumber,
-    sentence_spans,
-    split_sentences,
 )
 from bot.markers import markers
 from bot.models import Source
 from bot.prompts import Prompts, load_prompts
+from bot.sentences import sentence_spans, split_sentences
 
 NOT_COVERED_RU = "В статьях об этом не говорится."
 

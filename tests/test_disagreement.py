@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.disagreement import Disagreement, disagreements, measures
-from bot.extractive import EvidenceGroup
+from bot.evidence import EvidenceGroup
 from bot.qa import Pipeline, answer
 from tests.fakes import ScriptedGenerator
 

@@ -9,18 +9,19 @@ from typing import ClassVar
 
 import pytest
 
-from bot.citations import check_answer, split_sentences
-from bot.extractive import (
+from bot.citations import check_answer
+from bot.evidence import (
     EMBED_CHAR_BUDGET,
     MAX_EMBEDDED,
     Evidence,
-    extractive_answer,
     number_evidence,
     select_evidence,
 )
+from bot.extractive import extractive_answer
 from bot.markers import markers
 from bot.models import Passage
 from bot.prompts import Prompts, load_prompts
+from bot.sentences import split_sentences
 from index.errors import EmbeddingUnavailable
 
 

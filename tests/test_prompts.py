@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PromptError
-from bot.extractive import EvidenceGroup
+from bot.evidence import EvidenceGroup
 from bot.models import Turn
 from bot.prompts import Prompts, default_directory, load_prompts
 from bot.restatement import number_sentences

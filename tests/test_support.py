@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.support import DEFAULT_SIMILARITY, FALLBACK_SIMILARITY, SupportChecker, figures, name_words
+from bot.claims import figures, name_words
+from bot.support import DEFAULT_SIMILARITY, FALLBACK_SIMILARITY, SupportChecker
 from tests.fakes import HashEmbedder
 
 RU = (
