@@ -153,7 +153,12 @@ class ReplyWriter:
         if not key or key in self._said:
             return False
         self._said.add(key)
-        self._emit(self._separator() + cited(text, self._marker(source, backing)))
+        separator = self._separator()
+        if not self.statements and self.quotes and separator.startswith("\n"):
+            # Under the quotes, the model's sentence says what it is: a rendering of them, which a
+            # 1.5B model gets wrong often enough (benchmarks/data/answer_review.md) to say so.
+            separator += self._prompts.phrase("model_summary_label", self._language) + " "
+        self._emit(separator + cited(text, self._marker(source, backing)))
         self.statements += 1
         return True
 

@@ -260,7 +260,8 @@ def test_the_focused_model_reads_one_quote_and_answers_in_the_askers_language(re
     assert prompt.rstrip().endswith(
         load_prompts().phrase("focused_instruction", "en").format(language="English")
     )
-    assert "Zhornik and the governor went with him [1]." in result.text
+    label = load_prompts().phrase("model_summary_label", "en")
+    assert f"\n\n{label} The mayor Alexander Zhornik and the governor went with him [1]." in result.text
     assert result.text.index("“") < result.text.index("went with him"), "the quote comes first"
     assert result.mode == "local"
     assert result.sources[0].evidence, "the source keeps the sentences the answer relies on"
