@@ -254,6 +254,18 @@ def ranked_quotes(evidence: Sequence[Evidence]) -> list[Evidence]:
     return sorted((item for item in evidence if item.answers), key=lambda item: (not item.fits, -item.score))
 
 
+QUOTES_SHOWN = 4
+"""Most quotes a reply shows."""
+QUOTE_MIN_RELATIVE = 0.5
+"""A quote scoring under this share of the best one is not shown."""
+
+
+def shown_quotes(quotes: Sequence[Evidence], limit: int = QUOTES_SHOWN) -> list[Evidence]:
+    """The quotes a reply shows, best first: the best ``limit`` scoring at least half the best one's score."""
+    chosen = list(quotes[:limit])
+    return [item for item in chosen if item.score >= QUOTE_MIN_RELATIVE * chosen[0].score] if chosen else []
+
+
 def number_evidence(evidence: Sequence[Evidence]) -> tuple[tuple[EvidenceGroup, ...], tuple[Source, ...]]:
     """One numbered group per article, in order of first appearance, and the matching sources."""
     groups: dict[str, list[Evidence]] = {}

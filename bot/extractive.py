@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.evidence import Evidence, number_evidence, ranked_quotes, select_evidence
+from bot.evidence import QUOTES_SHOWN, Evidence, number_evidence, ranked_quotes, select_evidence, shown_quotes
 from bot.models import Passage, Source
 from bot.prompts import Prompts
 
@@ -20,21 +20,18 @@ def extractive_answer(
     passages: Sequence[Passage],
     prompts: Prompts,
     *,
-    limit: int = 4,
+    limit: int = QUOTES_SHOWN,
     evidence: Sequence[Evidence] | None = None,
     note_key: str | None = None,
-    min_relative: float = 0.5,
 ) -> tuple[str, tuple[Source, ...]]:
     """The articles' own sentences, best first, quoted verbatim under a framing line in ``language``.
 
     ``evidence`` reuses sentences already chosen (for the LLM prompt); ``note_key``
     names a phrase (``fallback_note``, ``llm_unavailable_note``) put on the framing
-    line before the intro. Sentences scoring under ``min_relative`` of the best are left out.
+    line before the intro. Which sentences are shown: ``bot.evidence.shown_quotes``.
     """
     chosen = list(evidence) if evidence is not None else select_evidence(question, passages, limit=limit)
-    chosen = ranked_quotes(chosen)[:limit]  # stable: ties keep their order
-    if chosen:
-        chosen = [item for item in chosen if item.score >= min_relative * chosen[0].score]
+    chosen = shown_quotes(ranked_quotes(chosen), limit)  # stable: ties keep their order
     if not chosen:
         return prompts.phrase("not_covered", language), ()
 

@@ -21,7 +21,7 @@ from bot import cited, focused, restatement
 from bot.conversation import condense
 from bot.disagreement import Side, disputed
 from bot.errors import LLMBadResponse, LLMUnavailable
-from bot.evidence import Evidence, number_evidence, ranked_quotes, select_evidence
+from bot.evidence import Evidence, number_evidence, ranked_quotes, select_evidence, shown_quotes
 from bot.extractive import extractive_answer
 from bot.models import Answer, Source, TokenSink, Turn
 from bot.pipeline import Attempt, Pipeline
@@ -33,9 +33,6 @@ from index.language import detect_language
 __all__ = ["Pipeline", "answer"]  # Pipeline is re-exported: callers build one to call answer
 
 logger = logging.getLogger(__name__)
-
-SECOND_QUOTE_SHARE = 0.8
-"""A second quote (from another article) is shown at once when it scores this share of the best."""
 
 
 def answer(
@@ -196,7 +193,7 @@ def _quote_first(
     source_of: dict[str, Source],
 ) -> None:
     """The best quotes; where articles give different figures, each side's quote and a line citing both."""
-    shown = _first_quotes(quotes)
+    shown = shown_quotes(quotes)  # the extractive answer's quotes; the model then reads the first
     shown += [side.quote for _, group in sides for side in group if side.quote not in shown]
     writer.quote_block([(item.sentence, source_of[item.article_id]) for item in shown])
     if sides:
@@ -219,13 +216,3 @@ def _differ_line(
         unit = prompts.phrase(f"unit_{thing}", language)
         parts.append(", ".join(f"{side.figure} {unit} [{marker_of(side.quote)}]" for side in group))
     return prompts.phrase("figures_differ", language).format(sides="; ".join(parts))
-
-
-def _first_quotes(quotes: Sequence[Evidence]) -> list[Evidence]:
-    """The best quote, and a second from another article when it scores nearly as well (sources may differ)."""
-    first = [quotes[0]]
-    for item in quotes[1:3]:
-        if item.article_id != quotes[0].article_id and item.score >= SECOND_QUOTE_SHARE * quotes[0].score:
-            first.append(item)
-            break
-    return first
