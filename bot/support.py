@@ -79,9 +79,10 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
     """Why ``statement`` is not well-formed text in ``language`` ("" when it is).
 
     A word mixing Cyrillic and Latin letters ("Pхенья"), a letter the language's alphabet lacks
-    (Ukrainian "і" in a Russian answer) outside a word the evidence has, or a character of a script
-    no article here uses (the small model's stray Chinese): a 1.5B model's garbled translation, which
-    the meaning check can pass.
+    (Ukrainian "і" in a Russian answer) outside a name the evidence has (capitalised, not opening
+    the sentence: a Russian "Дважды" copied into a Ukrainian answer is still not Ukrainian), or a
+    character of a script no article here uses (the small model's stray Chinese): a 1.5B model's
+    garbled translation, which the meaning check can pass.
     """
     text = normalized(strip_markers(statement))
     stray = _UNEXPECTED_SCRIPT.search(text)
@@ -93,11 +94,12 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
         if alien
         else set()
     )
-    for word in WORD.findall(text):
+    for index, word in enumerate(WORD.findall(text)):
         scripts = {script_of(char) for char in word if char.isalpha()}
         if {CYRILLIC, LATIN} <= scripts:
             return f"word {word!r} mixes Cyrillic and Latin letters"
-        if alien & set(word.lower()) and folded_word(word) not in known:
+        name = index > 0 and word[0].isupper() and folded_word(word) in known
+        if alien & set(word.lower()) and not name:
             return f"word {word!r} is not {language}"
     return ""
 

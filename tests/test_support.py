@@ -185,3 +185,13 @@ def test_an_article_opening_the_sentence_is_not_a_name() -> None:
         == []
     )
     assert missing_names("Ivan Petrov said so.", ["Сергей Шойгу сказал."]) == ["Ivan", "Petrov"]
+
+
+def test_a_word_of_another_language_copied_from_the_evidence_is_not_well_formed() -> None:
+    from bot.support import malformed
+
+    evidence = ["Он также дважды ненадолго пересекал межкорейскую границу, сказал Шойгу."]
+    assert "not uk" in malformed("Дважды.", "uk", evidence)
+    assert malformed("Про це сказав Шойгу.", "uk", ["Сергей Шойгу сказал."]) == "", (
+        "a name keeps its spelling"
+    )
