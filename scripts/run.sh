@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/newsbot reindex
 .venv/bin/newsbot stats
-.venv/bin/newsbot ask "${1:-Where did Putin and Kim Jong Un meet, and what did they discuss?}"
+.venv/bin/newsbot ask "${1:-How many trips abroad has Kim Jong Un made since he came to power?}"
