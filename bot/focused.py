@@ -12,14 +12,13 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.citations import answer_language, statement_sentences
+from bot.citations import statement_sentences
 from bot.evidence import Evidence
-from bot.markers import strip_markers
 from bot.models import Source
 from bot.pipeline import Attempt, Message, Pipeline
 from bot.prompts import Prompts
-from bot.reply import ReplyWriter, restates_question
-from bot.support import judge, log_check
+from bot.reply import ReplyWriter
+from bot.support import check_sentence
 from index.language import language_name
 
 logger = logging.getLogger(__name__)
@@ -74,19 +73,11 @@ def compose(
     source = source_of[best.article_id]
     written: list[str] = []
     for sentence in statement_sentences(reply)[:FOCUSED_SENTENCES]:
-        text = re.sub(r"\s*\?+$", ".", " ".join(strip_markers(sentence).split()))
-        if not text or restates_question(text, question):
-            logger.info("dropped a sentence that does not answer: %r", text)
-            continue
-        verdict = judge(pipeline.support, text, evidence, language)
-        detected = answer_language(text, language)
-        log_check(question, language, text, evidence, verdict, detected)
-        if verdict.supported and detected in (None, language):
+        text, verdict = check_sentence(pipeline.support, question, language, sentence, evidence)
+        if verdict.supported:
             backing = [evidence[verdict.best] if verdict.best is not None else best.sentence]
             if writer.statement(text, source, backing):
                 written.append(text)
-        else:
-            logger.info("sentence failed (%s): %r", verdict.reason or f"language {detected}", text)
     return written
 
 

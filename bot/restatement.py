@@ -18,13 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.citations import answer_language
 from bot.evidence import EvidenceGroup
-from bot.markers import strip_markers
 from bot.models import Source
 from bot.pipeline import Attempt, Pipeline
-from bot.reply import ReplyWriter, restates_question
-from bot.support import judge, log_check
+from bot.reply import ReplyWriter
+from bot.support import NOT_AN_ANSWER, check_sentence
 from index.language import language_name
 
 logger = logging.getLogger(__name__)
@@ -176,22 +174,17 @@ def compose(
         chosen = by_number.get(item.evidence)
         if chosen is None:  # NONE_ANSWERS (no sentence answers), or a number that isn't there
             return
-        text = " ".join(strip_markers(item.text).split())
-        text = re.sub(r"\s*\?+$", ".", text)  # an answer the model punctuated as a question
         source = source_of[chosen.group.article_id]
-        if not text or restates_question(text, question):
-            logger.info("dropped a restatement that does not answer: %r", text)
+        text, verdict = check_sentence(
+            pipeline.support, question, language, item.text, chosen.group.sentences
+        )
+        if verdict.reason == NOT_AN_ANSWER:
             return
-        verdict = judge(pipeline.support, text, chosen.group.sentences, language)
-        detected = answer_language(text, language)
-        log_check(question, language, text, chosen.group.sentences, verdict, detected)
-        if verdict.supported and detected in (None, language):
-            backing = [chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence]
-            if writer.statement(text, source, backing):
+        best = chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence
+        if verdict.supported:
+            if writer.statement(text, source, [best]):
                 written.append(text)
             return
-        logger.info("restatement failed (%s): %r", verdict.reason or f"language {detected}", text)
-        best = chosen.group.sentences[verdict.best] if verdict.best is not None else chosen.sentence
         if best in answering:  # a quote that doesn't answer would only pile up
             writer.inline_quote(best, source)
 

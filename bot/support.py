@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.citations import answer_language
 from bot.claims import (
     CYRILLIC,
     LATIN,
@@ -39,6 +40,7 @@ from bot.claims import (
     word_number,
 )
 from bot.markers import strip_markers
+from bot.reply import restates_question
 from index.embeddings import Embedder, Vector
 from index.errors import NewsbotError
 
@@ -240,6 +242,33 @@ def judge(checker: SupportChecker | None, statement: str, evidence: Sequence[str
     if checker is None:
         return Verdict(True, "", None)
     return checker.check(statement, evidence)
+
+
+NOT_AN_ANSWER = "does not answer: empty, or the question said back"
+"""The reason of a model sentence that states nothing the question did not (it is dropped, not replaced)."""
+
+
+def check_sentence(
+    checker: SupportChecker | None, question: str, language: str, sentence: str, evidence: Sequence[str]
+) -> tuple[str, Verdict]:
+    """One sentence of the model's answer as it would be shown, and whether it may be: all the checks.
+
+    Markers and spacing are normalised and a final "?" becomes "." (an answer the small model punctuated
+    as a question); then the form and support checks (``judge``) and the language. A verdict's reason is
+    ``NOT_AN_ANSWER`` for a sentence that only says the question back. Each check is logged.
+    """
+    text = re.sub(r"\s*\?+$", ".", " ".join(strip_markers(sentence).split()))
+    if not text or restates_question(text, question):
+        logger.info("dropped a sentence that does not answer: %r", text)
+        return text, Verdict(False, NOT_AN_ANSWER, None)
+    verdict = judge(checker, text, evidence, language)
+    detected = answer_language(text, language)
+    log_check(question, language, text, evidence, verdict, detected)
+    if verdict.supported and detected not in (None, language):
+        verdict = Verdict(False, f"language {detected}", verdict.best)
+    if not verdict.supported:
+        logger.info("sentence failed (%s): %r", verdict.reason, text)
+    return text, verdict
 
 
 def log_check(
