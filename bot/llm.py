@@ -26,7 +26,7 @@ from bot.config import LLMSettings
 from bot.errors import LLMBadResponse, LLMUnavailable
 from index.errors import ConfigError
 from index.openai_api import Overdue, error_detail, open_endpoint, transport_failure
-from index.retries import MAX_RETRY_AFTER, Retryable, retry_after, retrying
+from index.retries import Retryable, retry_on_status, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -203,20 +203,13 @@ class ChatClient:
     def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
         """Retryable for 429/5xx, a one-line ``LLMUnavailable`` otherwise; never chained (the body may echo the key)."""
         status = exc.status_code
-        if status == 429:
-            wait = retry_after(exc.response.headers)
-            if wait is not None and wait > MAX_RETRY_AFTER:
-                raise LLMUnavailable(
-                    f"the LLM server is rate-limiting (HTTP 429) and asks to wait {wait:.0f} s; not waiting"
-                ) from None
-            raise Retryable(
-                f"the LLM server kept rate-limiting (HTTP 429) after {self._attempts} attempts",
-                retry_after=wait,
-            ) from None
-        if status >= 500:
-            raise Retryable(
-                f"LLM server kept failing: HTTP {status} after {self._attempts} attempts"
-            ) from None
+        retry_on_status(
+            status,
+            exc.response.headers,
+            server="LLM server",
+            attempts=self._attempts,
+            unavailable=LLMUnavailable,
+        )
         detail = error_detail(exc)
         if status in (401, 403):
             message = f"the LLM server refused the API key (HTTP {status}); check NEWSBOT_LLM__API_KEY"

@@ -21,7 +21,7 @@ from index.config import EmbeddingSettings
 from index.embeddings import Vector
 from index.errors import ConfigError, EmbeddingUnavailable
 from index.openai_api import Overdue, open_endpoint, transport_failure
-from index.retries import MAX_RETRY_AFTER, Retryable, retry_after, retrying
+from index.retries import Retryable, retry_on_status, retrying
 
 
 class OpenAIEmbedder:
@@ -122,21 +122,13 @@ class OpenAIEmbedder:
     def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
         """Retryable for 429/5xx, one line otherwise; never chained (the body may echo the key)."""
         status = exc.status_code
-        if status == 429:
-            wait = retry_after(exc.response.headers)
-            if wait is not None and wait > MAX_RETRY_AFTER:
-                raise EmbeddingUnavailable(
-                    f"embeddings server at {self._url} is rate-limiting (HTTP 429) and asks to wait "
-                    f"{wait:.0f} s; not waiting"
-                ) from None
-            raise Retryable(
-                f"embeddings server at {self._url} kept rate-limiting (HTTP 429) after {self._attempts} attempts",
-                retry_after=wait,
-            ) from None
-        if status >= 500:
-            raise Retryable(
-                f"embeddings server at {self._url} kept failing: HTTP {status} after {self._attempts} attempts"
-            ) from None
+        retry_on_status(
+            status,
+            exc.response.headers,
+            server=f"embeddings server at {self._url}",
+            attempts=self._attempts,
+            unavailable=EmbeddingUnavailable,
+        )
         if status in (401, 403):
             raise EmbeddingUnavailable(
                 f"embeddings server at {self._url} refused the key (HTTP {status}); check NEWSBOT_EMBEDDING__API_KEY"

@@ -73,3 +73,24 @@ def log_retry(details: stamina.instrumentation.RetryDetails) -> None:
 def route_retry_logs() -> None:
     """Log retries with ``log_retry`` instead of stamina's default hook; the entry points call it once."""
     stamina.instrumentation.set_on_retry_hooks([log_retry])
+
+
+def retry_on_status(
+    status: int, headers: Mapping[str, str], *, server: str, attempts: int, unavailable: type[Exception]
+) -> None:
+    """The retry policy for an HTTP error status: ``Retryable`` for 429 and 5xx, and returns for the others.
+
+    A 429 asking for a longer pause than ``MAX_RETRY_AFTER`` raises ``unavailable`` at once. ``server``
+    opens each message ("LLM server", "embeddings server at …"). Never chained: a body may echo the key.
+    """
+    if status == 429:
+        wait = retry_after(headers)
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            raise unavailable(
+                f"{server} is rate-limiting (HTTP 429) and asks to wait {wait:.0f} s; not waiting"
+            ) from None
+        raise Retryable(
+            f"{server} kept rate-limiting (HTTP 429) after {attempts} attempts", retry_after=wait
+        ) from None
+    if status >= 500:
+        raise Retryable(f"{server} kept failing: HTTP {status} after {attempts} attempts") from None
