@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.citations import answer_language  # noqa: E402
+from bot.checks.citations import answer_language  # noqa: E402
+from bot.checks.markers import strip_markers  # noqa: E402
 from bot.evaluation import holds_fact, load_questions, marker_runs, repeated_sentences  # noqa: E402
-from bot.markers import strip_markers  # noqa: E402
 
 
 def figures(questions_path: Path, answers_path: Path) -> dict[str, object]:

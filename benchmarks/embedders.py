@@ -37,9 +37,9 @@ QUERIES = [
 
 
 def _chunks(limit: int) -> list[str]:
-    from index.articles import load_corpus
-    from index.chunking import chunk_article, passage_text
     from index.config import IndexSettings
+    from index.load.articles import load_corpus
+    from index.load.chunking import chunk_article, passage_text
 
     settings = IndexSettings(corpus_dir=ROOT / "corpus")
     articles, _ = load_corpus(settings.corpus_dir, max_file_bytes=settings.max_file_bytes)
@@ -52,7 +52,7 @@ def _chunks(limit: int) -> list[str]:
 
 def child(backend: str, limit: int) -> None:
     from index.config import EmbeddingSettings
-    from index.embeddings import make_embedder
+    from index.embed.embeddings import make_embedder
 
     texts = _chunks(limit)
     started = time.perf_counter()

@@ -17,14 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.answering.conversation import rule_condense  # noqa: E402
+from bot.answering.evidence import ranked_quotes, select_evidence  # noqa: E402
+from bot.answering.retrieval import Retriever  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import holds_fact, load_questions  # noqa: E402
-from bot.evidence import ranked_quotes, select_evidence  # noqa: E402
 from bot.models import Turn  # noqa: E402
-from bot.retrieval import Retriever  # noqa: E402
-from index.embeddings import make_embedder  # noqa: E402
-from index.store import open_store  # noqa: E402
+from index.embed.embeddings import make_embedder  # noqa: E402
+from index.store.chroma import open_store  # noqa: E402
 
 
 def main() -> None:

@@ -29,10 +29,10 @@ import bot.service as service  # noqa: E402
 from bot import cli  # noqa: E402
 from bot.config import LLMSettings, Settings  # noqa: E402
 from bot.errors import LLMUnavailable  # noqa: E402
-from bot.llm import make_chat_client  # noqa: E402
+from bot.llm.client import make_chat_client  # noqa: E402
 from bot.service import Newsbot  # noqa: E402
-from index.articles import load_corpus  # noqa: E402
 from index.errors import NewsbotError  # noqa: E402
+from index.load.articles import load_corpus  # noqa: E402
 from tests.conftest import ARTICLES, write_corpus  # noqa: E402
 from tests.fakes import HashEmbedder  # noqa: E402
 

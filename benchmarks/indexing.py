@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.articles import load_corpus  # noqa: E402
-from index.chunking import chunk_article, passage_text  # noqa: E402
 from index.config import IndexSettings  # noqa: E402
-from index.embeddings import E5Embedder  # noqa: E402
+from index.embed.embeddings import E5Embedder  # noqa: E402
 from index.ingest import chunking_salt, reindex  # noqa: E402
+from index.load.articles import load_corpus  # noqa: E402
+from index.load.chunking import chunk_article, passage_text  # noqa: E402
 
 DISTRACTORS = ROOT.parent / "shared" / "distractors"
 

@@ -16,12 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.answering.retrieval import Retriever, asks_for_recent  # noqa: E402
 from bot.config import RetrievalSettings  # noqa: E402
-from bot.retrieval import Retriever, asks_for_recent  # noqa: E402
 from index.config import IndexSettings  # noqa: E402
-from index.embeddings import E5Embedder  # noqa: E402
+from index.embed.embeddings import E5Embedder  # noqa: E402
 from index.ingest import reindex  # noqa: E402
-from index.store import open_store  # noqa: E402
+from index.store.chroma import open_store  # noqa: E402
 
 # story → three updates (date, text); the last is the newest.
 STORIES = {

@@ -18,13 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.answering.conversation import rule_condense  # noqa: E402
+from bot.answering.retrieval import Retriever, asks_for_recent  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import Question, load_questions  # noqa: E402
 from bot.models import Turn  # noqa: E402
-from bot.retrieval import Retriever, asks_for_recent  # noqa: E402
-from index.embeddings import make_embedder  # noqa: E402
-from index.store import open_store  # noqa: E402
+from index.embed.embeddings import make_embedder  # noqa: E402
+from index.store.chroma import open_store  # noqa: E402
 
 # Questions no news corpus about one summit answers, in several languages: where the off-topic
 # similarity sits. Written for calibration, not taken from any evaluation set.

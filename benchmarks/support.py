@@ -13,7 +13,7 @@ answering the development questions) and the held-out half (the held-out questio
 overall, per language, and per check (number, name, meaning: what each check rejects on its own,
 in the order the checker runs them). The meaning threshold is tuned on the dev half only (the most
 caught with at most 10 % rejected there; ties to the lowest threshold) and then applied unchanged to
-the held-out half; the model's calibrated default (bot.support.DEFAULT_SIMILARITY) is reported too.
+the held-out half; the model's calibrated default (bot.checks.support.DEFAULT_SIMILARITY) is reported too.
 Asserts nothing.
 """
 
@@ -32,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.support import SupportChecker, malformed  # noqa: E402
+from bot.checks.support import SupportChecker, malformed  # noqa: E402
 from index.config import EmbeddingSettings  # noqa: E402
-from index.embeddings import Embedder, make_embedder  # noqa: E402
+from index.embed.embeddings import Embedder, make_embedder  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "statements_labelled.jsonl"
 PERTURBED = ROOT / "benchmarks" / "data" / "statements_perturbed.jsonl"
@@ -63,7 +63,7 @@ def evidence_of(row: dict[str, Any]) -> list[str]:
 def lexical_verdicts(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Per statement: "" when the form, number and name checks pass, else "form", "number", "name" or "evidence".
 
-    The form check (bot.support.malformed: mixed scripts, letters the answer's language lacks) runs
+    The form check (bot.checks.support.malformed: mixed scripts, letters the answer's language lacks) runs
     first, as in the answer path.
     """
     checker = SupportChecker(None)

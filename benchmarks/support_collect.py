@@ -30,17 +30,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.citations import check_answer, statement_sentences  # noqa: E402
-from bot.cited import answer_messages, unsupported_numbers  # noqa: E402
+from bot.answering.conversation import rule_condense  # noqa: E402
+from bot.answering.evidence import number_evidence, select_evidence  # noqa: E402
+from bot.checks.citations import check_answer, statement_sentences  # noqa: E402
+from bot.checks.markers import markers  # noqa: E402
+from bot.compose.cited import answer_messages, unsupported_numbers  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.conversation import rule_condense  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
-from bot.evidence import number_evidence, select_evidence  # noqa: E402
-from bot.markers import markers  # noqa: E402
 from bot.models import Turn  # noqa: E402
 from bot.service import Newsbot  # noqa: E402
 from index.errors import NewsbotError  # noqa: E402
-from index.language import detect_language, language_name  # noqa: E402
+from index.text.language import detect_language, language_name  # noqa: E402
 
 GENERIC_PROBLEM = "Some sentences may state things the cited evidence does not say."
 

@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.config import FetchSettings  # noqa: E402
-from index.feeds import FeedState  # noqa: E402
-from index.fetcher import Fetcher  # noqa: E402
-from index.web_ingest import poll_feeds  # noqa: E402
-from index.web_pages import extract_page  # noqa: E402
+from index.web.feeds import FeedState  # noqa: E402
+from index.web.fetcher import Fetcher  # noqa: E402
+from index.web.ingest import poll_feeds  # noqa: E402
+from index.web.pages import extract_page  # noqa: E402
 from tests.web_server import WEB_DATA, saved_site, serve  # noqa: E402
 
 PAGES = sorted(WEB_DATA.glob("*.html"))

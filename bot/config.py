@@ -29,7 +29,7 @@ class RetrievalSettings(BaseModel):
         le=1.0,
         description="Relevance threshold on the best passage's cosine similarity; below it the bot says the "
         "articles don't cover the question. Default: calibrated for the embedding model in use "
-        "(bot/retrieval.py CALIBRATED_MIN_SCORE; 0.79 for a model not calibrated there).",
+        "(bot/answering/retrieval.py CALIBRATED_MIN_SCORE; 0.79 for a model not calibrated there).",
     )
     min_keyword_coverage: float = Field(
         0.75,

@@ -2,7 +2,7 @@
 
 The file format is the contract in ``shared/eval/README.md``: every turn but
 the last is asked first in one session; the last is the one scored. Each
-answer is handed on as the JSON record of :mod:`bot.answer_record`.
+answer is handed on as the JSON record of :mod:`bot.answering.answer_record`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.answer_record import answer_record
-from bot.citations import answer_language, statement_sentences
-from bot.markers import GROUP, markers, strip_markers
+from bot.answering.answer_record import answer_record
+from bot.checks.citations import answer_language, statement_sentences
+from bot.checks.markers import GROUP, markers, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
-from index.lexicon import fold
+from index.text.lexicon import fold
 
 _MARKER_RUN = re.compile(
     rf"\]\s*[.!?…]+[ \t]*(?:{GROUP}[ \t]*)+(?:\n|$)|^[ \t]*(?:{GROUP}[ \t]*)+$", re.MULTILINE

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from index.models import ArticleInfo, IndexStats, ReindexReport
-from index.web_ingest import WebReport
+from index.web.ingest import WebReport
 
 
 @dataclass(frozen=True)

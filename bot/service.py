@@ -16,27 +16,27 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from bot.answering.pipeline import Generator, Pipeline
+from bot.answering.prompts import Prompts, load_prompts
+from bot.answering.qa import answer
+from bot.answering.retrieval import Retriever
+from bot.checks.support import SupportChecker
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
-from bot.pipeline import Generator, Pipeline
-from bot.prompts import Prompts, load_prompts
-from bot.qa import answer
-from bot.retrieval import Retriever
-from bot.support import SupportChecker
-from index.embeddings import Embedder, make_embedder
+from index.embed.cache import CachedEmbedder
+from index.embed.embeddings import Embedder, make_embedder
 from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
+from index.load.uploads import save_upload
 from index.models import ArticleInfo, IndexStats, ReindexReport
-from index.store import Store, open_store
-from index.uploads import save_upload
-from index.vector_cache import CachedEmbedder
-from index.web_ingest import WebReport
+from index.store.chroma import Store, open_store
+from index.web.ingest import WebReport
 
 if TYPE_CHECKING:  # started only for the providers that need them
     from urllib.robotparser import RobotFileParser
 
-    from bot.llm import ChatClient
-    from bot.local_llm import LocalModelServer
+    from bot.llm.client import ChatClient
+    from bot.llm.server import LocalModelServer
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ class Newsbot:
 
     def article_text(self, article_id: str) -> str | None:
         """The article's cleaned text as its corpus file reads now; None when it is gone or unreadable."""
-        from index.articles import load_article
-        from index.corpus import ARTICLE_SUFFIXES
+        from index.load.articles import load_article
+        from index.load.corpus import ARTICLE_SUFFIXES
 
         index = self.settings.index
         if not article_id or article_id.startswith("/") or ".." in article_id.split("/"):
@@ -147,9 +147,9 @@ class Newsbot:
 
     def add_links(self, urls: Sequence[str]) -> tuple[WebReport, ReindexReport | None]:
         """Fetch article pages and feeds, save their articles into the corpus and index them."""
-        from index.feeds import FEED_STATE, FeedState
-        from index.fetcher import Fetcher
-        from index.web_ingest import add_links
+        from index.web.feeds import FEED_STATE, FeedState
+        from index.web.fetcher import Fetcher
+        from index.web.ingest import add_links
 
         state = FeedState(self.settings.index.data_dir / FEED_STATE)
         with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
@@ -164,9 +164,9 @@ class Newsbot:
 
     def poll_feeds(self) -> tuple[WebReport, ReindexReport | None]:
         """Fetch what is new in the followed feeds (NEWSBOT_FEEDS__URLS) and index it."""
-        from index.feeds import FEED_STATE, FeedState
-        from index.fetcher import Fetcher
-        from index.web_ingest import poll_feeds
+        from index.web.feeds import FEED_STATE, FeedState
+        from index.web.fetcher import Fetcher
+        from index.web.ingest import poll_feeds
 
         state = FeedState(self.settings.index.data_dir / FEED_STATE)
         with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
@@ -190,13 +190,13 @@ class Newsbot:
             return self._generator
 
     def _make_generator(self) -> Generator | None:
-        from bot.llm import make_chat_client
+        from bot.llm.client import make_chat_client
 
         llm = self.settings.llm
         if llm.provider == "openai":
             self._client = make_chat_client(llm)
             return self._client
-        from bot.local_llm import LocalModelServer
+        from bot.llm.server import LocalModelServer
 
         self._server = server = LocalModelServer(llm)
         server.start()

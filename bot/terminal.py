@@ -31,7 +31,7 @@ from index.models import Article, ArticleInfo, Chunk, IndexStats, ReindexReport
 
 if TYPE_CHECKING:  # imported by the commands that need them: `--help` stays quick
     from bot.service import Newsbot
-    from index.web_ingest import WebReport
+    from index.web.ingest import WebReport
 
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -148,7 +148,7 @@ def print_sources(articles: Sequence[ArticleInfo]) -> None:
 
 def print_answer(answer: Answer, bot: Newsbot) -> None:
     """The answer, then its list of sources in the answer's language."""
-    from bot.citations import format_sources
+    from bot.checks.citations import format_sources
 
     sources = format_sources(answer.sources, answer.language, bot.prompts)
     out.print(Text(answer.text + (f"\n\n{sources}" if sources else "")))

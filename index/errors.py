@@ -61,7 +61,7 @@ class ModelFetchError(NewsbotError):
 class BadArticle(NewsbotError):
     """A corpus file cannot be indexed (empty, binary, over the size limit, nothing left after cleaning).
 
-    Raised by ``index.articles``; a corpus load turns it into a skipped file with ``reason``
+    Raised by ``index.load.articles``; a corpus load turns it into a skipped file with ``reason``
     and a warning, an upload shows the user the message ("<file>: <reason>"). ``transient``
     marks an I/O failure: the index keeps the article's old chunks; any other reason (empty,
     binary, not text) removes the article from the index.

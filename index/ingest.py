@@ -17,12 +17,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from index.articles import article_id, load_corpus
-from index.chunking import PASSAGE_FORMAT, chunk_article, passage_text
 from index.config import IndexSettings
-from index.embeddings import Embedder
+from index.embed.embeddings import Embedder
+from index.load.articles import article_id, load_corpus
+from index.load.chunking import PASSAGE_FORMAT, chunk_article, passage_text
 from index.models import Article, Chunk, ReindexReport
-from index.store import ArticleState, Store, drop_collection, open_store, write_lock
+from index.store.chroma import ArticleState, Store, drop_collection, open_store, write_lock
 
 logger = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ class ChunkMetadata:
     """What the index stores beside each chunk's text and vector: its place in its article, and the article.
 
     ``fingerprint`` and ``n_chunks`` let a reindex tell a whole article from a half-written one.
-    Written by ``index.store`` and read back there and by retrieval, always through this class.
+    Written by ``index.store.chroma`` and read back there and by retrieval, always through this class.
     """
 
     article_id: str

@@ -37,13 +37,13 @@ export NEWSBOT_INDEX__CORPUS_DIR="$work/corpus" NEWSBOT_INDEX__DATA_DIR="$work/d
 import sys
 from pathlib import Path
 
-import bot.prompts
+import bot.answering.prompts
 import prompts
 
 site = Path(sys.argv[1])
-for module in (bot.prompts, prompts):
+for module in (bot.answering.prompts, prompts):
     assert Path(module.__file__).is_relative_to(site), f"{module.__name__} imported from {module.__file__}"
-loaded = bot.prompts.load_prompts()
+loaded = bot.answering.prompts.load_prompts()
 assert loaded.template_names() and "ru" in loaded.languages(), "no prompts in the installed package"
 EOF
 

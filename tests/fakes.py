@@ -108,7 +108,7 @@ class WordSupport:
         self.checked: list[tuple[str, tuple[str, ...]]] = []
 
     def check(self, statement: str, evidence: Sequence[str]) -> Any:
-        from bot.support import Verdict
+        from bot.checks.support import Verdict
 
         self.checked.append((statement, tuple(evidence)))
         words = _WORD.findall(re.sub(r"\[\d+\]", "", statement))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.citations import statement_sentences
+from bot.checks.citations import statement_sentences
+from bot.checks.markers import markers
 from bot.config import Settings
-from bot.markers import markers
 from bot.service import Newsbot
-from index.bundled_embedder import bundled_gguf, default_cache_dir
 from index.config import EmbeddingSettings
-from index.embeddings import make_embedder
+from index.embed.bundled import bundled_gguf, default_cache_dir
+from index.embed.embeddings import make_embedder
 
 pytestmark = [
     pytest.mark.llm,

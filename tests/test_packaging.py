@@ -12,8 +12,8 @@ from typing import NoReturn
 
 import pytest
 
-import bot.prompts
-import index.lexicon
+import bot.answering.prompts
+import index.text.lexicon
 from index.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +90,6 @@ def test_an_install_without_the_prompts_package_names_the_fix(monkeypatch: pytes
     def missing(package: str) -> NoReturn:
         raise ModuleNotFoundError(f"No module named {package!r}")
 
-    monkeypatch.setattr(index.lexicon, "files", missing)
+    monkeypatch.setattr(index.text.lexicon, "files", missing)
     with pytest.raises(ConfigError, match="pip install -e"):
-        bot.prompts.load_prompts()
+        bot.answering.prompts.load_prompts()

@@ -10,7 +10,7 @@ import pytest
 from bot.config import Settings
 from bot.evaluation import load_questions, run_eval
 from bot.service import Newsbot
-from index.embeddings import E5Embedder
+from index.embed.embeddings import E5Embedder
 from tests.conftest import CONTRACT_KEYS, write_corpus
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Answering: the question's way through language, retrieval, evidence and the reply."""

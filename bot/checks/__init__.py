@@ -1,0 +1,1 @@
+"""Checks on what the reply says: markers, sentences, claims, support, citations."""

@@ -1,0 +1,1 @@
+"""Compositions: how a reply is written from the chosen evidence."""

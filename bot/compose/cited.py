@@ -1,0 +1,159 @@
+"""Generate and check steps, cited composition: free text with ``[n]`` markers (the first design, kept
+for capable models).
+
+The whole answer is generated, then checked (``bot.checks.citations.check_answer``, and every figure against
+the evidence it cites); a rejected answer is asked for once more with a stricter prompt naming what
+was wrong. Only then is it written, sentence by sentence, each against the evidence it cites.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.answering.evidence import EvidenceGroup
+from bot.answering.pipeline import Attempt, Message, Pipeline
+from bot.answering.reply import ReplyWriter
+from bot.checks.citations import check_answer, statement_sentences
+from bot.checks.claims import figures, unsupported_figures
+from bot.checks.markers import markers, strip_markers
+from bot.checks.support import judge
+from bot.models import Source
+from index.text.language import language_name
+
+logger = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """The model answered that the articles don't cover the question."""
+
+
+def compose(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
+    not_covered: str,
+    writer: ReplyWriter,
+    answering: Sequence[str],
+    attempt: Attempt,
+) -> list[str] | None:
+    """The model's checked answer written: returns its statements that were, or None after a failed retry.
+
+    Each sentence is checked against the evidence it cites; one that fails is dropped, or replaced by
+    the evidence sentence that backs it best. Raises ``Refused`` when the model says "not covered".
+    """
+    generated = _generate_checked(pipeline, question, language, groups, sources, not_covered, attempt)
+    if generated is None:
+        return None
+    text, refused = generated
+    if refused:
+        raise Refused
+    by_marker = {group.marker: group for group in groups}
+    source_of = {source.marker: source for source in sources}
+    written: list[str] = []
+    for sentence in statement_sentences(text):
+        numbers = [n for n in markers(sentence) if n in by_marker]
+        if not numbers:
+            continue
+        evidence = [s for n in dict.fromkeys(numbers) for s in by_marker[n].sentences]
+        body = strip_markers(sentence).strip()
+        verdict = judge(pipeline.support, body, evidence, language)
+        source = source_of[numbers[0]]
+        if verdict.supported:
+            own = by_marker[numbers[0]].sentences
+            backing = (
+                [evidence[verdict.best]]
+                if verdict.best is not None and evidence[verdict.best] in own
+                else own
+            )
+            if writer.statement(body, source, backing):
+                written.append(body)
+        elif verdict.best is not None and evidence[verdict.best] in answering:
+            owner = next(
+                n for n in dict.fromkeys(numbers) if evidence[verdict.best] in by_marker[n].sentences
+            )
+            writer.inline_quote(evidence[verdict.best], source_of[owner])
+    return written
+
+
+def answer_messages(
+    pipeline: Pipeline, template: str, *, allow_refusal: bool, **variables: object
+) -> list[Message]:
+    """The system prompt and the ``template`` prompt, rendered."""
+    # The system prompt never changes between attempts, so a server's prompt cache keeps it.
+    system = pipeline.prompts.render("system", allow_refusal=pipeline.allow_refusal)
+    return [
+        {"role": "system", "content": system},
+        {
+            "role": "user",
+            "content": pipeline.prompts.render(template, allow_refusal=allow_refusal, **variables),
+        },
+    ]
+
+
+def _generate_checked(
+    pipeline: Pipeline,
+    question: str,
+    language: str,
+    groups: Sequence[EvidenceGroup],
+    sources: Sequence[Source],
+    not_covered: str,
+    attempt: Attempt,
+) -> tuple[str, bool] | None:
+    """The model's answer once it passes the checks (text, refused), or None after a failed retry."""
+    variables: dict[str, object] = {
+        "groups": groups,
+        "question": question,
+        "language": language_name(language),
+        "not_covered": not_covered,
+    }
+    problems: tuple[str, ...] = ()
+    allow_refusal = pipeline.allow_refusal
+    for number in range(2):
+        template = "answer" if number == 0 else "answer_strict"
+        prompt = answer_messages(
+            pipeline, template, allow_refusal=allow_refusal, **variables, problems=list(problems)
+        )
+        text = pipeline.model().complete(prompt, max_tokens=pipeline.max_tokens)
+        attempt.heard()
+        check = check_answer(text, len(sources), language, not_covered=[not_covered])
+        if check.not_covered:
+            return check.text, True
+        invented = unsupported_numbers(check.text, groups) if check.ok else ()
+        problems = check.problems if not check.ok else invented
+        if not problems:
+            return check.text, False
+        logger.info("answer attempt %d rejected: %s", number + 1, "; ".join(problems))
+        # A model that says nothing, or states a figure no evidence holds ("the score was 0-0"), has
+        # usually been asked something the articles don't say: the retry may answer "not covered".
+        # A missing marker, a wrong marker or a wrong language doesn't open that door: the small model
+        # drops markers from right answers, and offered the refusal then, it took it.
+        allow_refusal = allow_refusal or check.empty or _states_unknown_figures(check.text, groups)
+    return None
+
+
+def _group_text(group: EvidenceGroup) -> str:
+    return " ".join((group.title, group.date or "", *group.sentences))
+
+
+def unsupported_numbers(text: str, groups: Sequence[EvidenceGroup]) -> tuple[str, ...]:
+    """Numbers the answer states that its cited evidence does not contain: a cheap check of invention.
+
+    Numbers read the same in every language, so this works when the answer and
+    the evidence are in different languages; a figure the model made up ("the
+    score was 0-0 [1]") sends the answer back for a retry, then to the fallback.
+    """
+    evidence = {g.marker: _group_text(g) for g in groups}
+    problems = []
+    for sentence in statement_sentences(text):
+        cited = " ".join(evidence.get(marker, "") for marker in markers(sentence))
+        for number in unsupported_figures(sentence, cited):
+            problems.append(f"It says {number}, which the cited evidence does not say: {sentence.strip()}")
+    return tuple(problems)
+
+
+def _states_unknown_figures(text: str, groups: Sequence[EvidenceGroup]) -> bool:
+    """Whether the answer states a number that no evidence sentence holds, cited or not."""
+    return bool(figures(strip_markers(text)) - figures(" ".join(_group_text(g) for g in groups)))

@@ -1,0 +1,1 @@
+"""Model clients: the OpenAI-compatible chat client and the bundled local server."""

@@ -1,0 +1,285 @@
+"""The generate step's transport: one client for any OpenAI-compatible ``/chat/completions`` server.
+
+OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server and the bundled local model
+(``bot.llm.server``) all speak this protocol; the ``openai`` SDK speaks it for us
+(``index.remote.openai_api``: its own retries off, our httpx client, nothing taken from the
+environment). Timeouts, refused connections, 429 and 5xx are retried by stamina
+(``index.remote.retries``, the only retry layer); everything else is translated into
+``LLMUnavailable`` or ``LLMBadResponse`` with one actionable line. ``timeout`` is a
+wall-clock deadline for each request, whole or streamed: a server that trickles bytes
+or keep-alives is cut off when it passes, and a ``Retry-After`` longer than
+``MAX_RETRY_AFTER`` is not waited for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn, cast
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+
+from bot.config import LLMSettings
+from bot.errors import LLMBadResponse, LLMUnavailable
+from index.errors import ConfigError
+from index.remote.openai_api import Overdue, error_detail, open_endpoint, transport_failure
+from index.remote.retries import Retryable, retry_on_status, retrying
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+class ChatClient:
+    """Chat completions, whole or streamed, against one server and one model."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 2,
+        max_tokens: int = 320,
+        temperature: float = 0.1,
+        http_client: httpx.Client | None = None,
+        llama_cpp: bool = False,
+        repeat_penalty: float = 1.1,
+    ) -> None:
+        self.model = model
+        self.llama_cpp = llama_cpp
+        """The server is llama.cpp's (the bundled model): its own sampling fields may be sent."""
+        self.base_url = base_url.rstrip("/")
+        self._url = f"{self.base_url}/chat/completions"
+        self._api_key = api_key
+        self._timeout = timeout
+        self._attempts = 1 + retries
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._repeat_penalty = repeat_penalty
+        self._endpoint = open_endpoint(
+            self.base_url, api_key=api_key, timeout=timeout, http_client=http_client
+        )
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
+    ) -> str:
+        """The assistant's whole reply; with ``schema``, JSON the server is asked to hold to it."""
+        request = self._request(messages, max_tokens, temperature, schema)
+        try:
+            for attempt in retrying(self._attempts):
+                with attempt, self._translated():
+                    try:
+                        completion = self._endpoint.client.chat.completions.create(**request, stream=False)
+                    except ValueError:  # JSON promised by the content type, something else sent
+                        completion = None
+        except Retryable as exc:
+            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+        return self._content(completion)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        schema: dict[str, Any] | None = None,
+    ) -> Iterator[str]:
+        """The reply as text deltas; retried only while nothing has been yielded yet."""
+        request = self._request(messages, max_tokens, temperature, schema)
+        started = False
+        try:
+            for attempt in retrying(self._attempts):
+                with attempt:
+                    try:
+                        for delta in self._stream_once(request):
+                            started = True
+                            yield delta
+                    except Retryable as exc:
+                        if started:  # the user has seen part of the answer: a retry would repeat it
+                            raise LLMUnavailable(
+                                self._redact(f"the LLM server at {self.base_url} dropped the answer midway")
+                            ) from exc.__cause__
+                        raise
+                    return
+        except Retryable as exc:
+            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+
+    def _stream_once(self, request: dict[str, Any]) -> Iterator[str]:
+        """One streamed request, without retries; the stream must end with a finish reason."""
+        finished = False
+        with self._translated():
+            events = self._endpoint.client.chat.completions.create(**request, stream=True)
+            with events:
+                try:
+                    for event in events:
+                        text, done = _delta(event)
+                        finished = finished or done
+                        if text:
+                            yield text
+                except (ValueError, AttributeError, TypeError):
+                    raise LLMBadResponse("the LLM server sent a malformed stream event") from None
+        if not finished:
+            raise LLMBadResponse("the LLM server's stream ended before the answer was finished")
+
+    def close(self) -> None:
+        """Release the connection pool if this client created it."""
+        self._endpoint.close()
+
+    def _request(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int | None,
+        temperature: float | None,
+        schema: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The SDK's arguments for one completion, streamed or not."""
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": cast(list[ChatCompletionMessageParam], [dict(m) for m in messages]),
+            "max_tokens": self._max_tokens if max_tokens is None else max_tokens,
+            "temperature": self._temperature if temperature is None else temperature,
+            "extra_headers": self._endpoint.headers,
+        }
+        if schema is not None:
+            # OpenAI's structured-output shape; llama.cpp's server reads the same one and turns the
+            # schema into a grammar (it ignores a schema put where it doesn't look: see README).
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            }
+        if self.llama_cpp:
+            # llama.cpp's own sampler: a mild penalty on repeats stops the small model's loops.
+            request["extra_body"] = {"repeat_penalty": self._repeat_penalty}
+        return request
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn the SDK's and the transport's failures into retryable errors or one line for the user."""
+        try:
+            yield
+        except Overdue:
+            # Still sending, only too slowly: another attempt would be as slow. Not retried.
+            raise LLMUnavailable(
+                f"the LLM server at {self.base_url} did not finish within {self._timeout:g} s; "
+                "raise NEWSBOT_LLM__TIMEOUT or use a faster server"
+            ) from None
+        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
+            raise Retryable(
+                f"the LLM server at {self.base_url} did not answer within {self._timeout:g} s "
+                f"after {self._attempts} attempts; raise NEWSBOT_LLM__TIMEOUT or use a smaller model"
+            ) from (exc.__cause__ or exc)
+        except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError):
+                raise Retryable(
+                    f"no LLM server at {self.base_url} ({transport_failure(exc)}); "
+                    "start it or set NEWSBOT_LLM__BASE_URL"
+                ) from exc.__cause__
+            raise Retryable(
+                f"the LLM server at {self.base_url} kept dropping the connection ({transport_failure(exc)}) "
+                f"after {self._attempts} attempts"
+            ) from exc.__cause__
+        except httpx.TransportError as exc:  # reading an error's body, outside the SDK's own translation
+            raise Retryable(
+                f"the LLM server at {self.base_url} kept dropping the connection ({type(exc).__name__}) "
+                f"after {self._attempts} attempts"
+            ) from exc
+        except openai.APIStatusError as exc:
+            self._status_failure(exc)
+        except openai.APIError as exc:  # an error event in the middle of a stream
+            raise LLMBadResponse(
+                self._redact(f"the LLM server reported an error mid-answer: {exc.message}")
+            ) from None
+
+    def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
+        """Retryable for 429/5xx, a one-line ``LLMUnavailable`` otherwise; never chained (the body may echo the key)."""
+        status = exc.status_code
+        retry_on_status(
+            status,
+            exc.response.headers,
+            server="LLM server",
+            attempts=self._attempts,
+            unavailable=LLMUnavailable,
+        )
+        detail = error_detail(exc)
+        if status in (401, 403):
+            message = f"the LLM server refused the API key (HTTP {status}); check NEWSBOT_LLM__API_KEY"
+        elif status == 404 and "model" in detail.lower():
+            message = f"model '{self.model}' not found on the server (HTTP 404); check NEWSBOT_LLM__MODEL"
+        elif status == 404:
+            message = (
+                f"no chat endpoint at {self._url} (HTTP 404); "
+                "check NEWSBOT_LLM__BASE_URL (it usually ends in /v1)"
+            )
+        else:
+            message = f"the LLM server rejected the request (HTTP {status}): {detail or 'no details'}"
+        raise LLMUnavailable(self._redact(message)) from None
+
+    def _content(self, completion: object) -> str:
+        """The message text of a non-streamed completion."""
+        if not isinstance(completion, ChatCompletion):
+            raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply that is not JSON")
+        try:
+            choice = completion.choices[0]
+            content = choice.message.content
+        except (AttributeError, IndexError, TypeError):
+            raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply without choices") from None
+        if not isinstance(content, str):
+            raise LLMBadResponse(f"the LLM server at {self.base_url} sent a reply without text")
+        if choice.finish_reason == "length":
+            logger.warning(
+                "the answer was cut at max_tokens; raise NEWSBOT_LLM__MAX_TOKENS for longer answers"
+            )
+        return content
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _delta(event: ChatCompletionChunk) -> tuple[str | None, bool]:
+    """The text a stream event adds, and whether it finishes the answer (usage-only events add nothing)."""
+    if not event.choices:
+        return None, False
+    choice = event.choices[0]
+    text = choice.delta.content if choice.delta is not None else None
+    return (text if isinstance(text, str) else None), bool(choice.finish_reason)
+
+
+def make_chat_client(
+    settings: LLMSettings,
+    *,
+    base_url: str | None = None,
+    model: str | None = None,
+    http_client: httpx.Client | None = None,
+    llama_cpp: bool = False,
+) -> ChatClient:
+    """A client for ``settings``; the local server passes its own ``base_url`` and ``model``."""
+    url = base_url or settings.base_url
+    if not url:
+        raise ConfigError(
+            "NEWSBOT_LLM__BASE_URL is not set: provider=openai needs the server's base URL, "
+            "e.g. http://127.0.0.1:11434/v1"
+        )
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"NEWSBOT_LLM__BASE_URL must start with http:// or https://, got {url!r}")
+    return ChatClient(
+        base_url=url,
+        model=model or settings.model,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        http_client=http_client,
+        llama_cpp=llama_cpp,
+        repeat_penalty=settings.repeat_penalty,
+    )

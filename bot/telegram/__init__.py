@@ -1,0 +1,1 @@
+"""The Telegram front end: application, handlers, rendering, streaming, stored chats."""

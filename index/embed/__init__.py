@@ -1,0 +1,1 @@
+"""Embedders: the bundled EmbeddingGemma, e5, USE, an OpenAI-compatible server, the vector cache."""

@@ -1,0 +1,1 @@
+"""Loading articles: files and pages → decoded text, metadata, cleaned body, chunks."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by remote clients: OpenAI-compatible API errors and retries."""

@@ -1,0 +1,1 @@
+"""The vector store (Chroma) and the keyword index beside it."""

@@ -1,0 +1,1 @@
+"""Text primitives shared by both sides: language detection and the lexicon."""

@@ -1,0 +1,1 @@
+"""Articles from the web: the guarded fetcher, pages and feeds."""
