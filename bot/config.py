@@ -63,15 +63,6 @@ class RetrievalSettings(BaseModel):
         le=100_000,
         description="Longer questions are cut to this many characters before retrieval and the prompt.",
     )
-    min_answer_score: float = Field(
-        0.5,
-        ge=0.0,
-        description=(
-            "An evidence sentence scoring under this (rank, word overlap, answer type, similarity) is not "
-            "quoted as an answer; when none reaches it and the model says nothing that holds up, the "
-            "reply is that the articles don't cover the question."
-        ),
-    )
     exact_search_limit: int = Field(
         100_000,
         ge=0,
@@ -112,14 +103,14 @@ class LLMSettings(BaseModel):
         "an empty answer, or one stating a figure no evidence holds, is always offered it; the relevance "
         "threshold still applies.",
     )
-    composition: Literal["auto", "focused", "restate", "cited"] = Field(
+    composition: Literal["auto", "typed", "cited"] = Field(
         "auto",
         description=(
-            "How the model answers. focused: it reads the best quote only and answers in one short "
-            "sentence in the asker's language (the marker is the quote's), checked before it is shown; "
-            "restate: it picks from all the evidence sentences and restates each (JSON held to a schema); "
-            "cited: free text with [n] markers and one retry. auto: focused (measured best with the "
-            "bundled 1.5B model)."
+            "What the model writes under the quotes. typed: only a short typed answer (a figure, date, "
+            "name or place) copied from the best quote and confirmed by the model's own yes/no "
+            "probability, never a free sentence; cited: free text with [n] markers, checked, one retry "
+            "(for a capable model on an OpenAI-compatible server). auto: typed for the bundled local "
+            "model, cited for provider=openai."
         ),
     )
     repeat_penalty: float = Field(

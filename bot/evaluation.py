@@ -7,6 +7,7 @@ answer is handed on as the JSON record of :mod:`bot.answering.answer_record`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import statistics
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.answering.answer_record import answer_record
+from bot.answering.questions import answer_kind
+from bot.answering.selection import is_broad
 from bot.checks.citations import answer_language, statement_sentences
 from bot.checks.markers import GROUP, markers, strip_markers
 from bot.models import Answer, Backend, Turn
@@ -63,6 +66,21 @@ class Question:
     articles: tuple[str, ...]
     facts: tuple[tuple[str, ...], ...]
     answerable: bool
+    kind: str = ""
+    """broad, factoid or unanswerable when the file says; else read from the question."""
+    off_topic: bool = False
+    """An unanswerable question on another subject than the articles' (``"topic": "off"``)."""
+
+    @property
+    def broad(self) -> bool:
+        return self.kind == "broad" if self.kind else self.answerable and is_broad(self.turns[-1])
+
+    @property
+    def factoid(self) -> bool:
+        """An answerable question asking for one figure, date, name or place."""
+        if self.kind:
+            return self.kind == "factoid"
+        return self.answerable and not self.broad and answer_kind(self.turns[-1]) is not None
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -88,6 +106,8 @@ def load_questions(path: Path) -> list[Question]:
                     articles=tuple(raw.get("articles", ())),
                     facts=tuple(tuple(f) for f in raw.get("facts", ())),
                     answerable=bool(raw.get("answerable", True)),
+                    kind=str(raw.get("kind", "")),
+                    off_topic=raw.get("topic") == "off",
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -123,6 +143,14 @@ class Scores:
     fallbacks: int = 0
     modes: dict[str, int] = field(default_factory=dict)
     by_language: dict[str, list[int]] = field(default_factory=dict)
+    broad_facts: int = 0
+    broad_found: int = 0
+    factoids: int = 0
+    typed: int = 0
+    typed_right: int = 0
+    model_statements: int = 0
+    refusal_split: dict[str, list[int]] = field(default_factory=dict)
+    """on-topic / off-topic unanswerable, answerable: [right, questions]."""
 
     def add(self, question: Question, result: Answer) -> None:
         self.questions += 1
@@ -152,13 +180,29 @@ class Scores:
             for fact in question.facts:
                 self.facts += 1
                 lowered = result.text.lower()
-                self.facts_found += any(spelling.lower() in lowered for spelling in fact)
+                found = any(spelling.lower() in lowered for spelling in fact)
+                self.facts_found += found
+                if question.broad:
+                    self.broad_facts += 1
+                    self.broad_found += found
+            if question.factoid:
+                self.factoids += 1
+                self.typed += result.typed is not None
+                self.typed_right += result.typed is not None and any(
+                    holds_fact(result.typed, f, folded=True) for f in question.facts
+                )
+        if not result.refused and result.mode not in ("extractive", "refusal"):
+            self.model_statements += 1
         self.refusals_right += result.refused == (not question.answerable)
+        group = "answerable" if question.answerable else "off-topic" if question.off_topic else "on-topic"
+        tally = self.refusal_split.setdefault(group, [0, 0])
+        tally[0] += result.refused == (not question.answerable)
+        tally[1] += 1
         known = {s.marker for s in result.sources}
         for marker in markers(result.text):
             self.dangling += marker not in known
         if not result.refused:
-            for sentence in statement_sentences(result.text):
+            for sentence in statement_sentences(_without_notes(result.text)):
                 self.sentences += 1
                 self.cited_sentences += bool(markers(sentence))
             used = set(markers(result.text))
@@ -191,6 +235,11 @@ class Scores:
             "language_match": share(self.language_ok, self.language_checked),
             "refusal_accuracy": share(self.refusals_right, self.questions),
             "fact_recall": share(self.facts_found, self.facts),
+            "broad_fact_recall": share(self.broad_found, self.broad_facts),
+            "typed_answer_share": share(self.typed, self.factoids),
+            "typed_answer_right": share(self.typed_right, self.typed),
+            "answers_with_model_statements": self.model_statements,
+            "refusal_by_group": {k: share(ok, n) for k, (ok, n) in sorted(self.refusal_split.items())},
             "evidence_recall@1": share(self.evidence_at_1, self.answerable),
             "evidence_recall@3": share(self.evidence_at_3, self.answerable),
             "repeated_sentences": self.repeated,
@@ -232,6 +281,22 @@ def run_eval(
         if on_result is not None:
             on_result(answer_record(question.id, question.turns[-1], result))
     return scores.summary()
+
+
+NOTE_KEYS = ("hedge_note", "closest_passage_note", "fallback_note", "llm_unavailable_note")
+"""Fixed notes about the quotes, not statements about the news: no marker is owed."""
+
+
+@functools.cache
+def _notes() -> frozenset[str]:
+    from bot.answering.prompts import load_prompts
+
+    prompts = load_prompts()
+    return frozenset(prompts.phrase(key, lang) for key in NOTE_KEYS for lang in prompts.languages())
+
+
+def _without_notes(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if line.strip() not in _notes())
 
 
 def _ignore(_: str) -> None:

@@ -58,7 +58,9 @@ class Answer:
     first_useful_ms: float | None = None
     """When the first text the user keeps was shown (a quote, or the first verified sentence)."""
     quotes: tuple[str, ...] = ()
-    """The evidence sentences that may answer, best first, verbatim (what quotes are drawn from)."""
+    """The sentences shown as quotes, in the order shown, verbatim (none when refused)."""
+    typed: str | None = None
+    """The short typed answer shown under the quotes (a figure, date, name or place), if any."""
 
 
 @dataclass(frozen=True)

@@ -204,20 +204,6 @@ class Newsbot:
         return self._client
 
     @property
-    def mode(self) -> str:
-        return {"openai": "llm", "local": "local"}.get(self.settings.llm.provider, "extractive")
-
-    @property
-    def composition(self) -> str:
-        """focused unless another is asked for: the model answers from the best quote alone.
-
-        Given all the evidence (cited, restate), the bundled 1.5B model stated things no article says
-        and took 25-45 s a question; given one sentence it is faster and its slips are easier to check.
-        """
-        chosen = self.settings.llm.composition
-        return "focused" if chosen == "auto" else chosen
-
-    @property
     def support(self) -> SupportChecker:
         """The statement checker, sharing the retriever's embedder (through the sentence cache)."""
         if self._support is None:
@@ -225,22 +211,14 @@ class Newsbot:
         return self._support
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(
+        """The answer path's pipeline, as the settings describe it (the model started if one is used)."""
+        return Pipeline.from_settings(
+            self.settings,
             retriever=self.retriever,
             prompts=self.prompts,
-            generator=self.start_generator(),
-            mode=self.mode,
-            evidence_sentences=self.settings.retrieval.evidence_sentences,
-            max_question_chars=self.settings.retrieval.max_question_chars,
-            max_tokens=self.settings.llm.max_tokens,
-            support=self.support,
             sentence_embedder=self.sentence_embedder,
-            composition=self.composition,
-            quote_first=self.settings.llm.quote_first,
-            min_answer_score=self.settings.retrieval.min_answer_score,
-            allow_refusal=self.settings.llm.allow_refusal
-            if self.settings.llm.allow_refusal is not None
-            else self.settings.llm.provider != "local",
+            generator=self.start_generator(),
+            support=self.support,
         )
 
     def answer(self, question: str, history: Sequence[Turn], on_token: TokenSink | None = None) -> Answer:

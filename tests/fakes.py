@@ -101,6 +101,20 @@ class ScriptedGenerator(QueueGenerator):
         return self.scripts.pop(0)(messages[-1]["content"])
 
 
+class JudgingGenerator(ScriptedGenerator):
+    """A scripted model whose token probabilities can be read: ``yes`` gives P(yes) for each judgment."""
+
+    def __init__(self, *scripts: Callable[[str], str], yes: Callable[[str], float | None]) -> None:
+        super().__init__(*scripts)
+        self._yes = yes
+        self.judged: list[str] = []
+
+    def yes_probability(self, messages: Sequence[dict[str, str]]) -> float | None:
+        prompt = messages[-1]["content"]
+        self.judged.append(prompt)
+        return self._yes(prompt)
+
+
 class WordSupport:
     """A support checker for tests: a statement holds when its names and figures are all in its evidence."""
 
@@ -124,3 +138,36 @@ class WordSupport:
 
     def check_many(self, statements: Sequence[tuple[str, Sequence[str]]]) -> list[Any]:
         return [self.check(s, e) for s, e in statements]
+
+
+def make_pipeline(
+    settings: Any,
+    retriever: Any,
+    generator: Any = None,
+    *,
+    provider: str | None = None,
+    **overrides: Any,
+) -> Any:
+    """The pipeline ``settings`` describe (as the service builds it), with ``overrides`` on top.
+
+    ``provider`` (local, openai) sets the provider a generator stands for, so the composition and mode
+    are the ones that ship for it.
+    """
+    from dataclasses import replace
+
+    from bot.answering.pipeline import Pipeline
+    from bot.answering.prompts import load_prompts
+
+    if provider is not None:
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"provider": provider})}, deep=True
+        )
+    pipeline = Pipeline.from_settings(
+        settings,
+        retriever=retriever,
+        prompts=load_prompts(),
+        sentence_embedder=retriever.embedder,
+        generator=generator,
+        support=overrides.pop("support", WordSupport()),
+    )
+    return replace(pipeline, **overrides)

@@ -48,7 +48,13 @@ def test_local_model_answers_with_the_facts_in_the_askers_language(settings: Set
             assert all(markers(sentence) for sentence in statement_sentences(answer.text)), answer.text
             assert "".join(streamed) == answer.text, "everything streamed is kept"
             assert answer.first_useful_ms is not None
-            # The default composition (focused) shows the quote at once, then the model's checked sentence.
+            # The default composition (typed) shows the quotes at once, then at most a typed answer:
+            # no free sentence of the model's reaches the reply.
             assert answer.first_useful_ms < answer.latency_ms
+            label = bot.prompts.phrase("typed_answer_label", language)
+            for line in filter(None, answer.text.splitlines()):
+                assert line.startswith(("•", label)) or (line.endswith((":", ".")) and not markers(line)), line
+            if answer.typed is not None:
+                assert f"{label} {answer.typed} [" in answer.text
         assert server_url.startswith("http://127.0.0.1:")
     assert bot._server is None, "the server is stopped on exit"

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answering.answerability import AnswerabilityModel, Signals, features, is_headline
 from bot.answering.questions import answer_kind, kind_bonus, question_terms, words
 from bot.checks.sentences import split_sentences
 from bot.models import Passage, Source
@@ -74,6 +75,10 @@ class _Candidate:
     lexical: float = 0.0
     semantic: float = 0.0
     bonus: float = 0.0
+    cosine: float = 0.0
+    """Raw cosine with the question (0 when not embedded)."""
+    probability: float | None = None
+    """P(answers) from the answerability model, when one scores the candidates."""
 
     @property
     def score(self) -> float:
@@ -170,21 +175,28 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-def _score_semantic(candidates: list[_Candidate], query_vector: Sequence[float], embedder: Embedder) -> None:
+def _score_semantic(
+    candidates: list[_Candidate],
+    query_vector: Sequence[float],
+    embedder: Embedder,
+    *,
+    most: int = MAX_EMBEDDED,
+    budget: int = EMBED_CHAR_BUDGET,
+    per_passage_most: int = _PER_PASSAGE_EMBEDDED,
+) -> None:
     """Cosine with the question for the few best candidates so far, spread to 0..1 among them."""
     pool: list[_Candidate] = []
     texts: list[str] = []
     per_passage: dict[int, int] = {}
-    budget = EMBED_CHAR_BUDGET
     for candidate in sorted(candidates, key=lambda c: -c.score):
         text = _opening(candidate.sentence, EMBED_SENTENCE_CHARS)
-        if per_passage.get(candidate.passage_rank, 0) >= _PER_PASSAGE_EMBEDDED or len(text) > budget:
+        if per_passage.get(candidate.passage_rank, 0) >= per_passage_most or len(text) > budget:
             continue
         per_passage[candidate.passage_rank] = per_passage.get(candidate.passage_rank, 0) + 1
         pool.append(candidate)
         texts.append(text)
         budget -= len(text)
-        if len(pool) == MAX_EMBEDDED:
+        if len(pool) == most:
             break
     if not pool:
         return
@@ -198,6 +210,84 @@ def _score_semantic(candidates: list[_Candidate], query_vector: Sequence[float],
     spread = max(high - low, 0.05)  # near-equal cosines are noise, not a ranking
     for candidate, similarity in zip(pool, similarities, strict=True):
         candidate.semantic = (similarity - low) / spread
+        candidate.cosine = similarity
+
+
+SCORED_EMBEDDED = 24
+"""Most sentences embedded per question when the answerability model scores them (cached by the service)."""
+SCORED_CHAR_BUDGET = 5000
+
+
+def considered(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    query_vector: Sequence[float] | None,
+    embedder: Embedder | None,
+) -> list[tuple[_Candidate, dict[str, float]]]:
+    """Every candidate sentence with its answerability features, best heuristic score first.
+
+    A headline repeated as the first line of its article's text is no candidate: the title is shown
+    with the source, and a headline restates the question more often than it answers it.
+    """
+    candidates = [c for c in _candidates(passages) if not is_headline(c.sentence, c.passage.title)]
+    if not candidates:
+        return []
+    _score_lexical(question, candidates)
+    if embedder is not None and query_vector is not None:
+        _score_semantic(
+            candidates,
+            query_vector,
+            embedder,
+            most=SCORED_EMBEDDED,
+            budget=SCORED_CHAR_BUDGET,
+            per_passage_most=SCORED_EMBEDDED,
+        )
+    terms = question_terms(question)
+    best_cosine = max((c.cosine for c in candidates), default=0.0)
+    top_passage = max((p.similarity or p.score for p in passages), default=0.0)
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    return [
+        (
+            c,
+            features(
+                question,
+                Signals(
+                    c.sentence, c.cosine, best_cosine, c.lexical, c.prior, c.position, top_passage
+                ),
+                terms,
+            ),
+        )
+        for c in ranked
+    ]
+
+
+def scored_evidence(
+    question: str,
+    passages: Sequence[Passage],
+    model: AnswerabilityModel,
+    *,
+    query_vector: Sequence[float] | None,
+    embedder: Embedder | None,
+) -> list[Evidence]:
+    """Every candidate sentence as evidence, scored by ``model`` (P(answers)), best first."""
+    scored = []
+    for candidate, values in considered(question, passages, query_vector=query_vector, embedder=embedder):
+        probability = model.probability(values)
+        item = Evidence(
+            candidate.sentence,
+            candidate.passage.article_id,
+            candidate.passage,
+            round(probability, 4),
+            answers=probability >= model.related_bar,
+            fits=probability >= model.answer_bar,
+        )
+        # A sentence without the kind of thing asked for (no name for "who", no figure for "how
+        # many") goes after those that hold one, as the labelling rules say it can't answer.
+        lacks_kind = values["kind_asked"] > 0 and values["kind_hit"] == 0
+        scored.append((lacks_kind, item))
+    scored.sort(key=lambda pair: (pair[0], -pair[1].score))
+    return [item for _, item in scored]
 
 
 def select_evidence(

@@ -1,8 +1,8 @@
-"""The answering pipeline's collaborators: the chat model it needs (``Generator``) and ``Pipeline``.
+"""The answer path's collaborators: the chat model it needs (``Generator``), ``Pipeline`` and ``Attempt``.
 
-``bot.answering.qa`` runs the steps with them; the compositions (``bot.compose.focused``, ``bot.compose.restatement``,
-``bot.compose.cited``) read them too, which is why they live here and not in ``bot.answering.qa``.
-``Attempt`` is what one composition's call of the model leaves behind besides what it wrote.
+``Pipeline.from_settings`` is the one way to build a ``Pipeline``: the service and the tests get the
+same configuration from the same ``Settings``, so tests run what ships. ``bot.answering.qa`` runs
+the steps with it; the compositions (``bot.compose``) read it through the ``AnswerContext``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from bot.answering.answerability import AnswerabilityModel, load_model
 from bot.answering.prompts import Prompts
 from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
 from index.embed.embeddings import Embedder
 
+if TYPE_CHECKING:
+    from bot.compose.base import Composer
+    from bot.config import Settings
+
 Message = dict[str, str]
+
+MODES = {"openai": "llm", "local": "local"}
+"""The ``mode`` of an answer the model contributed to, by provider; without a model it is extractive."""
 
 
 class Generator(Protocol):
@@ -42,32 +50,70 @@ class Generator(Protocol):
     ) -> Iterator[str]: ...
 
 
-@dataclass
+@runtime_checkable
+class Judge(Protocol):
+    """A chat model whose token probabilities can be read: P("yes") as the first token of its reply."""
+
+    def yes_probability(self, messages: Sequence[Message]) -> float | None: ...
+
+
+@dataclass(frozen=True)
 class Pipeline:
-    """The collaborators of ``answer``, built once by the service and shared by every chat."""
+    """The collaborators of ``answer`` and the settings it reads, built once by ``from_settings``."""
 
     retriever: Retriever
     prompts: Prompts
-    generator: Generator | None = None
-    mode: str = "extractive"
-    evidence_sentences: int = 6
-    max_tokens: int | None = None
-    max_question_chars: int = 1000
+    answerability: AnswerabilityModel
+    sentence_embedder: Embedder
+    """Embeds evidence sentences; the service gives a cached one."""
+    generator: Generator | None
+    composer: Composer | None
+    """How the model's part of the reply is written; None without a model."""
+    mode: str
+    max_question_chars: int
     """Longer questions are cut before language detection, retrieval and the prompt."""
-    support: SupportChecker | None = None
-    """Checks each sentence of the model's answer against the evidence it cites."""
-    sentence_embedder: Embedder | None = None
-    """Embeds evidence sentences (default: the retriever's embedder); the service gives a cached one."""
-    composition: str = "cited"
-    """restate: the model picks evidence sentences and restates them (JSON); cited: free text with [n]."""
-    quote_first: bool = True
-    """Show the best answering quote as soon as the evidence is known."""
-    min_answer_score: float = 0.0
-    """Evidence scoring under this is not quoted as an answer (see ``select_evidence``)."""
-    allow_refusal: bool = True
-    """Offer the model the "not covered" reply on its first attempt; off for small local models, which
-    take it too eagerly. A retry after an empty answer, or one stating a figure no evidence holds, is
-    always offered it."""
+    max_tokens: int
+    evidence_sentences: int
+    """Evidence sentences a free-text model is given."""
+    quote_first: bool
+    """Show the answering quotes as soon as they are known."""
+    allow_refusal: bool
+    """Offer a free-text model the "not covered" reply on its first attempt."""
+    support: SupportChecker | None
+    """Checks each sentence of a free-text answer against the evidence it cites."""
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        retriever: Retriever,
+        prompts: Prompts,
+        sentence_embedder: Embedder,
+        generator: Generator | None = None,
+        support: SupportChecker | None = None,
+        answerability: AnswerabilityModel | None = None,
+    ) -> Pipeline:
+        """The pipeline ``settings`` describe, around the given collaborators."""
+        from bot.compose import make_composer
+
+        llm = settings.llm
+        composer = make_composer(llm.composition, llm.provider) if generator is not None else None
+        return cls(
+            retriever=retriever,
+            prompts=prompts,
+            answerability=answerability or load_model(),
+            sentence_embedder=sentence_embedder,
+            generator=generator,
+            composer=composer,
+            mode=MODES.get(llm.provider, "extractive") if generator is not None else "extractive",
+            max_question_chars=settings.retrieval.max_question_chars,
+            max_tokens=llm.max_tokens,
+            evidence_sentences=settings.retrieval.evidence_sentences,
+            quote_first=llm.quote_first,
+            allow_refusal=llm.allow_refusal if llm.allow_refusal is not None else llm.provider != "local",
+            support=support if support is not None else SupportChecker(sentence_embedder),
+        )
 
     def model(self) -> Generator:
         """The chat model; a composition is only chosen when there is one."""
@@ -77,12 +123,12 @@ class Pipeline:
 
 @dataclass
 class Attempt:
-    """What a composition's call of the model came to besides its statements, kept even if it raises."""
+    """What a composition's call of the model came to besides what it wrote, kept even if it raises."""
 
     first_token: float | None = None
     """``time.perf_counter()`` when the model's first token (or whole reply) arrived."""
     said_none: bool = False
-    """The model answered that none of the sentences it was given answers the question."""
+    """The model answered that the sentence it was given does not answer the question."""
 
     def heard(self) -> None:
         """The model has said something: the first time, note when."""

@@ -162,6 +162,12 @@ class ReplyWriter:
         self.statements += 1
         return True
 
+    def typed_answer(self, label: str, value: str, source: Source, sentence: str) -> None:
+        """A short typed answer on its own line ("Answer: 4 h [1]"), backed by ``sentence`` of ``source``."""
+        line = f"{label} {value} [{self._marker(source, [sentence])}]"
+        self._emit(f"\n\n{line}" if self._text else line)
+        self.statements += 1
+
     def inline_quote(self, sentence: str, source: Source) -> bool:
         """An evidence sentence quoted in the answer's paragraph, in place of a statement that failed."""
         key = _key(sentence)

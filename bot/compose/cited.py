@@ -10,49 +10,64 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.answering.evidence import EvidenceGroup
+from bot.answering.evidence import EvidenceGroup, number_evidence
 from bot.answering.pipeline import Attempt, Message, Pipeline
 from bot.answering.reply import ReplyWriter
 from bot.checks.citations import check_answer, statement_sentences
 from bot.checks.claims import figures, unsupported_figures
 from bot.checks.markers import markers, strip_markers
 from bot.checks.support import judge
+from bot.compose.base import Refused
 from bot.models import Source
+
+if TYPE_CHECKING:
+    from bot.answering.context import AnswerContext
 from index.text.language import language_name
 
 logger = logging.getLogger(__name__)
 
 
-class Refused(Exception):
-    """The model answered that the articles don't cover the question."""
+class CitedAnswer:
+    """Free text with ``[n]`` markers from the best evidence sentences, checked sentence by sentence."""
+
+    holds = True
+
+    def compose(self, context: AnswerContext) -> None:
+        """The model's checked answer under the (held) quotes; raises ``Refused`` on "not covered"."""
+        pipeline, writer = context.pipeline, context.writer
+        assert writer is not None
+        chosen = [item for item in context.evidence if item.answers][: pipeline.evidence_sentences]
+        groups, sources = number_evidence(chosen or context.evidence[: pipeline.evidence_sentences])
+        not_covered = context.phrase("not_covered")
+        generated = _generate_checked(
+            pipeline, context.question, context.language, groups, sources, not_covered, context.attempt
+        )
+        if generated is None:
+            if writer.quotes:
+                context.note = context.phrase("fallback_note")
+                writer.note(context.note)
+            return
+        text, refused = generated
+        if refused:
+            raise Refused
+        answering = [item.sentence for item in context.quotes]
+        _write(pipeline, context.language, text, groups, sources, writer, answering)
 
 
-def compose(
+def _write(
     pipeline: Pipeline,
-    question: str,
     language: str,
+    text: str,
     groups: Sequence[EvidenceGroup],
     sources: Sequence[Source],
-    not_covered: str,
     writer: ReplyWriter,
     answering: Sequence[str],
-    attempt: Attempt,
-) -> list[str] | None:
-    """The model's checked answer written: returns its statements that were, or None after a failed retry.
-
-    Each sentence is checked against the evidence it cites; one that fails is dropped, or replaced by
-    the evidence sentence that backs it best. Raises ``Refused`` when the model says "not covered".
-    """
-    generated = _generate_checked(pipeline, question, language, groups, sources, not_covered, attempt)
-    if generated is None:
-        return None
-    text, refused = generated
-    if refused:
-        raise Refused
+) -> None:
+    """Each sentence checked against the evidence it cites: kept, or replaced by the evidence that backs it."""
     by_marker = {group.marker: group for group in groups}
     source_of = {source.marker: source for source in sources}
-    written: list[str] = []
     for sentence in statement_sentences(text):
         numbers = [n for n in markers(sentence) if n in by_marker]
         if not numbers:
@@ -68,14 +83,14 @@ def compose(
                 if verdict.best is not None and evidence[verdict.best] in own
                 else own
             )
-            if writer.statement(body, source, backing):
-                written.append(body)
+            writer.statement(body, source, backing)
         elif verdict.best is not None and evidence[verdict.best] in answering:
             owner = next(
                 n for n in dict.fromkeys(numbers) if evidence[verdict.best] in by_marker[n].sentences
             )
             writer.inline_quote(evidence[verdict.best], source_of[owner])
-    return written
+
+
 
 
 def answer_messages(

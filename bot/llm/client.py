@@ -14,6 +14,7 @@ or keep-alives is cut off when it passes, and a ``Retry-After`` longer than
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, cast
@@ -85,6 +86,22 @@ class ChatClient:
         except Retryable as exc:
             raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
         return self._content(completion)
+
+    def yes_probability(self, messages: Sequence[Message]) -> float | None:
+        """P("yes") among yes and no as the first token of the reply, from the server's log-probabilities.
+
+        One token, greedy; ``top_logprobs`` lists the likeliest first tokens, of which every spelling
+        of yes and of no counts. None when the server sends no log-probabilities, or neither word.
+        """
+        request = self._request(messages, 1, 0.0, None)
+        request.update(logprobs=True, top_logprobs=10)
+        try:
+            for attempt in retrying(self._attempts):
+                with attempt, self._translated():
+                    completion = self._endpoint.client.chat.completions.create(**request, stream=False)
+        except Retryable as exc:
+            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+        return _yes_share(completion)
 
     def stream(
         self,
@@ -243,6 +260,26 @@ class ChatClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _yes_share(completion: object) -> float | None:
+    """P(yes) / (P(yes) + P(no)) over the first token's alternatives; None without log-probabilities."""
+    try:
+        alternatives = completion.choices[0].logprobs.content[0].top_logprobs  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, TypeError):
+        return None
+    yes = no = 0.0
+    for alternative in alternatives or ():
+        word = str(alternative.token).strip().lower()
+        if word in _YES:
+            yes += math.exp(alternative.logprob)
+        elif word in _NO:
+            no += math.exp(alternative.logprob)
+    return yes / (yes + no) if yes + no > 0 else None
+
+
+_YES = frozenset({"yes", "да", "так", "ja", "oui", "sí", "si", "tak"})
+_NO = frozenset({"no", "нет", "ні", "не", "nein", "non", "nie"})
 
 
 def _delta(event: ChatCompletionChunk) -> tuple[str | None, bool]:

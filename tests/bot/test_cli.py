@@ -160,7 +160,7 @@ def test_chat_keeps_history_and_understands_its_commands(env: dict[str, str]) ->
     script = "Which aircraft plant did Kim visit?\nWho accompanied him there?\n/sources\n/reset\n/quit\n"
     result = runner.invoke(cli.app, ["chat"], env=env, input=script)
     assert result.exit_code == 0, result.output
-    assert "Zhornik" in result.stdout
+    assert "Komsomolsk-on-Amur" in result.stdout, "the follow-up is answered from the plant's article"
     assert "world/weather" in result.stdout, "/sources lists the indexed articles"
     assert "history cleared" in result.stderr
 

@@ -12,7 +12,7 @@ from bot.answering.disagreement import Disagreement, disagreements, measures
 from bot.answering.evidence import EvidenceGroup
 from bot.answering.qa import Pipeline, answer
 from bot.config import Settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import JudgingGenerator, make_pipeline
 
 
 def group(marker: int, *sentences: str, title: str = "Саміт") -> EvidenceGroup:
@@ -72,13 +72,11 @@ MEETING = {
 
 @pytest.fixture
 def meeting_pipeline(tmp_path: Path) -> Callable[..., Pipeline]:
-    from bot.answering.prompts import load_prompts
-    from bot.answering.qa import Pipeline
     from bot.answering.retrieval import Retriever
     from index.ingest import reindex
     from index.store.chroma import open_store
     from tests.conftest import write_corpus
-    from tests.fakes import HashEmbedder, WordSupport
+    from tests.fakes import HashEmbedder
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -89,14 +87,7 @@ def meeting_pipeline(tmp_path: Path) -> Callable[..., Pipeline]:
     retriever = Retriever(open_store(settings.index, embedder), settings.retrieval)
 
     def make(generator: object = None) -> Pipeline:
-        return Pipeline(
-            retriever=retriever,
-            prompts=load_prompts(),
-            generator=generator,  # type: ignore[arg-type]
-            mode="local" if generator else "extractive",
-            composition="focused",
-            support=WordSupport(),  # type: ignore[arg-type]
-        )
+        return make_pipeline(settings, retriever, generator, provider="local")  # type: ignore[no-any-return]
 
     return make
 
@@ -121,10 +112,11 @@ def test_different_figures_are_said_and_each_side_cited_without_the_model(
 def test_different_figures_are_said_and_each_side_cited_with_the_model(
     meeting_pipeline: Callable[..., Pipeline],
 ) -> None:
-    generator = ScriptedGenerator(lambda _prompt: "The talks lasted four hours.")
+    generator = JudgingGenerator(lambda _prompt: "four hours", yes=lambda _prompt: 0.9)
     result = answer("How long did the talks at the cosmodrome last?", [], meeting_pipeline(generator))
     _cites_both_sides(result.text)
-    assert result.text.index("different figures") < result.text.index("The talks lasted four hours [")
+    assert result.typed == "4 h"
+    assert result.text.index("different figures") < result.text.index("Answer: 4 h [")
 
 
 def test_figures_that_differ_are_not_flagged_when_the_question_is_not_about_a_figure(

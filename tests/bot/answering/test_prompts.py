@@ -9,7 +9,6 @@ import pytest
 
 from bot.answering.evidence import EvidenceGroup
 from bot.answering.prompts import Prompts, default_directory, load_prompts
-from bot.compose.restatement import number_sentences
 from bot.errors import PromptError
 from bot.models import Turn
 from index.errors import ConfigError
@@ -49,19 +48,14 @@ SAMPLES: dict[str, dict[str, object]] = {
         "problems": ("This sentence has no article number: The bridge is long.",),
         "allow_refusal": True,
     },
-    "restate_system": {},
-    "restate": {
-        "groups": GROUPS,
-        "numbered": number_sentences(GROUPS),
-        "question": "Колко е дълъг мостът?",
-        "language": "Bulgarian",
-    },
-    "focused_system": {},
-    "focused": {
-        "sentence": "Мостът е дълъг 2 километра.",
+    "judge_system": {},
+    "judge": {
         "question": "How long is the bridge?",
-        "instruction": "Answer the question in English, in one short sentence, using only the quoted sentence.",
+        "sentence": "Мостът е дълъг 420 метра.",
+        "answer": "420 метра",
     },
+    "typed_system": {},
+    "typed": {"sentence": "Мостът е дълъг 420 метра.", "question": "How long is the bridge?"},
     "condense": {
         "history": (Turn("Who opened the bridge?", "The mayor Ivan Petrov opened it [1]."),),
         "question": "When did he do it?",

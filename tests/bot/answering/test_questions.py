@@ -6,14 +6,13 @@ import time
 
 import pytest
 
-from bot.answering.prompts import load_prompts
 from bot.answering.qa import Pipeline, answer
 from bot.answering.questions import asks_something, bounded
 from bot.answering.retrieval import Retriever
 from bot.config import Settings
 from index.ingest import reindex
 from index.store.chroma import open_store
-from tests.fakes import HashEmbedder, QueueGenerator
+from tests.fakes import HashEmbedder, QueueGenerator, make_pipeline
 
 
 @pytest.fixture
@@ -21,7 +20,7 @@ def pipeline(settings: Settings, embedder: HashEmbedder) -> Pipeline:
     reindex(settings.index, embedder)
     retriever = Retriever(open_store(settings.index, embedder), settings.retrieval)
     # The generator has no replies: a nonsense question must never reach the model.
-    return Pipeline(retriever=retriever, prompts=load_prompts(), generator=QueueGenerator(), mode="llm")
+    return make_pipeline(settings, retriever, QueueGenerator(), provider="openai")  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -52,7 +51,7 @@ def test_a_huge_question_is_cut_before_it_reaches_retrieval(
 ) -> None:
     reindex(settings.index, embedder)
     retriever = Retriever(open_store(settings.index, embedder), settings.retrieval)
-    pipeline = Pipeline(retriever=retriever, prompts=load_prompts(), max_question_chars=300)
+    pipeline = make_pipeline(settings, retriever, max_question_chars=300)
     question = "Who accompanied Kim at the aircraft plant? " + "and what about the plant " * 4000  # ~100 KB
     started = time.perf_counter()
     result = answer(question, [], pipeline)

@@ -11,7 +11,7 @@ from index.text import lexicon
 
 LISTS = {
     "stopwords": ("evidence", "negations", "search", "topic"),
-    "question_words": ("who", "where", "when", "how_many", "pointing_back"),
+    "question_words": ("who", "where", "when", "how_many", "pointing_back", "broad"),
     "language_words": ("detection", "answer"),
     "abbreviations": ("inside", "final", "year"),
     "dates": ("month_starts", "dateline"),
