@@ -23,8 +23,9 @@ from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
+from index.embed.base import Embedder
 from index.embed.cache import CachedEmbedder
-from index.embed.embeddings import Embedder, make_embedder
+from index.embed.embeddings import make_embedder
 from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
 from index.load.uploads import save_upload

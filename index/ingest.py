@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from index.config import IndexSettings
-from index.embed.embeddings import Embedder
+from index.embed.base import Embedder
 from index.load.articles import article_id, load_corpus
 from index.load.chunking import PASSAGE_FORMAT, chunk_article, passage_text
 from index.models import Article, Chunk, ReindexReport

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from bot.answering.prompts import Prompts
 from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
-from index.embed.embeddings import Embedder
+from index.embed.base import Embedder
 
 Message = dict[str, str]
 

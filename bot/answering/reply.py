@@ -20,14 +20,14 @@ from bot.checks.markers import strip_markers
 from bot.checks.sentences import split_sentences
 from bot.models import Source, TokenSink
 from index.text import lexicon
+from index.text.words import ALPHANUMERIC
 
 _NEGATIONS = lexicon.words("stopwords", "negations")
-_WORD = re.compile(r"[^\W_]+")
 _END = re.compile(r"[.!?…]+$")
 
 
 def _key(text: str) -> str:
-    return " ".join(word.lower() for word in _WORD.findall(strip_markers(text)))
+    return " ".join(word.lower() for word in ALPHANUMERIC.findall(strip_markers(text)))
 
 
 def restates_question(statement: str, question: str) -> bool:

@@ -25,14 +25,9 @@ from bot.checks.markers import strip_markers
 from index.text import lexicon
 from index.text.language import detect_language
 from index.text.lexicon import fold_word
+from index.text.words import NUMBER, WORD_PART
 
 _FUNCTION_WORDS = lexicon.words("stopwords", "evidence")
-
-NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-"""A figure in digits; "3,5" and "3.5" are one figure (see ``figures``)."""
-
-WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-"""A word: letters, with inner apostrophes ("п'ять", "O’Neil")."""
 
 # Number words, folded (Cyrillic transliterated by index.text.lexicon.fold), of en/ru/uk/bg/de/fr/es/it/pl.
 # Whole words only: "pet" is Bulgarian five, but "Petr" is a name.
@@ -89,7 +84,7 @@ def word_number(word: str) -> int | None:
 def figures(text: str) -> set[str]:
     """The figures in ``text``: its numbers ("3,5" and "3.5" read as one) and number words as digits."""
     found = {number.replace(",", ".") for number in NUMBER.findall(text)}
-    for word in WORD.findall(normalized(text)):
+    for word in WORD_PART.findall(normalized(text)):
         value = word_number(word)
         if value is not None:
             found.add(str(value))
@@ -182,7 +177,7 @@ def name_words(statement: str) -> list[str]:
     text = normalized(strip_markers(statement))
     # German capitalises every noun: there only acronyms and foreign-script words say "name".
     nouns_capitalised = detect_language(text, default="en") == "de"
-    words = [(m.start(), m.group()) for m in WORD.finditer(text)]
+    words = [(m.start(), m.group()) for m in WORD_PART.finditer(text)]
     scripts = [script_of(w) for _, w in words]
     main = max(set(scripts), key=scripts.count) if scripts else OTHER_SCRIPT
     found = []
@@ -238,7 +233,7 @@ class EvidenceWords:
         skeletons: set[str] = set()
         capital: set[str] = set()
         for sentence in evidence:
-            for word in WORD.findall(normalized(sentence)):
+            for word in WORD_PART.findall(normalized(sentence)):
                 f = folded_word(word)
                 folded.add(f)
                 skeleton = _skeleton(f)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from bot.checks.citations import answer_language
 from bot.checks.claims import (
     CYRILLIC,
     LATIN,
-    WORD,
     EvidenceWords,
     figures,
     folded_word,
@@ -41,8 +39,9 @@ from bot.checks.claims import (
     word_number,
 )
 from bot.checks.markers import strip_markers
-from index.embed.embeddings import Embedder, Vector
+from index.embed.base import Embedder, Vector, cosine
 from index.errors import NewsbotError
+from index.text.words import WORD_PART
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +91,11 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
         return f"character {stray.group()!r} of another script"
     alien = _ALIEN_LETTERS.get(language, frozenset())
     known = (
-        {folded_word(word) for sentence in evidence for word in WORD.findall(normalized(sentence))}
+        {folded_word(word) for sentence in evidence for word in WORD_PART.findall(normalized(sentence))}
         if alien
         else set()
     )
-    for index, word in enumerate(WORD.findall(text)):
+    for index, word in enumerate(WORD_PART.findall(text)):
         scripts = {script_of(char) for char in word if char.isalpha()}
         if {CYRILLIC, LATIN} <= scripts:
             return f"word {word!r} mixes Cyrillic and Latin letters"
@@ -109,7 +108,7 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
 def _contained(statement: str, evidence: Sequence[str]) -> bool:
     """A short statement whose every content word is a word of the evidence ("Комсомолск на Амур")."""
     words = EvidenceWords.of(evidence)
-    content = [w for w in WORD.findall(normalized(strip_markers(statement))) if len(w) > 2]
+    content = [w for w in WORD_PART.findall(normalized(strip_markers(statement))) if len(w) > 2]
     return 0 < len(content) <= _CONTAINED_WORDS and all(words.has_word(w) for w in content)
 
 
@@ -127,16 +126,10 @@ class Verdict:
     """Index into the evidence of the sentence that best backs the statement; None without evidence."""
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 def _overlap_best(statement: str, evidence: Sequence[str]) -> int:
     """The evidence sentence sharing most (stemmed, transliterated) words with the statement."""
-    mine = {folded_word(w)[:5] for w in WORD.findall(statement) if len(w) > 2}
-    scores = [len(mine & {folded_word(w)[:5] for w in WORD.findall(s) if len(w) > 2}) for s in evidence]
+    mine = {folded_word(w)[:5] for w in WORD_PART.findall(statement) if len(w) > 2}
+    scores = [len(mine & {folded_word(w)[:5] for w in WORD_PART.findall(s) if len(w) > 2}) for s in evidence]
     return max(range(len(evidence)), key=lambda i: (scores[i], -i))
 
 
@@ -195,7 +188,7 @@ class SupportChecker:
         if invented:
             return Verdict(False, f"number {invented[0]} not in the cited evidence", best)
         known = figures(text)
-        for word in WORD.findall(normalized(bare)):
+        for word in WORD_PART.findall(normalized(bare)):
             value = word_number(word)
             if value is not None and value > 2 and str(value) not in known:
                 return Verdict(False, f"number {word!r} ({value}) not in the cited evidence", best)
@@ -229,7 +222,7 @@ class SupportChecker:
             return result
         for index, first, count in plan:
             mine, *others = vectors[first : first + count]
-            scores = [_cosine(mine, other) for other in others]
+            scores = [cosine(mine, other) for other in others]
             result[index] = (scores[:-1], scores[-1])
         return result
 

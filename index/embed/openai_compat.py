@@ -18,7 +18,7 @@ import openai
 from openai.types import CreateEmbeddingResponse
 
 from index.config import EmbeddingSettings
-from index.embed.embeddings import Vector
+from index.embed.base import Vector
 from index.errors import ConfigError, EmbeddingUnavailable
 from index.remote.openai_api import Overdue, open_endpoint, transport_failure
 from index.remote.retries import Retryable, retry_on_status, retrying
