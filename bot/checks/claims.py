@@ -29,34 +29,10 @@ from index.text.words import NUMBER, WORD_PART
 
 _FUNCTION_WORDS = lexicon.words("stopwords", "evidence")
 
-# Number words, folded (Cyrillic transliterated by index.text.lexicon.fold), of en/ru/uk/bg/de/fr/es/it/pl.
-# Whole words only: "pet" is Bulgarian five, but "Petr" is a name.
-_NUMBER_WORDS: dict[int, tuple[str, ...]] = {
-    2: ("two", "dva", "dve", "dvi", "dvukh", "dvokh", "dvumia", "dvoma", "dvama", "dvete", "dvoe", "zwei",
-        "deux", "dos", "due", "dwa", "dwie"),
-    3: ("three", "tri", "trekh", "trokh", "tremia", "trioma", "trima", "troe", "drei", "trois", "tres",
-        "tre", "trzy"),
-    4: ("four", "chetire", "chetirekh", "chotiri", "chotirokh", "chetiri", "chetirima", "chetvero",
-        "vier", "quatre", "cuatro", "quattro", "cztery"),
-    5: ("five", "piat", "piati", "piatiu", "pet", "petima", "fünf", "funf", "cinq", "cinco", "cinque",
-        "pięć"),
-    6: ("six", "shest", "shesti", "shestima", "sechs", "seis", "sei", "sześć"),
-    7: ("seven", "sem", "semi", "sim", "sedem", "sedmina", "sieben", "sept", "siete", "sette", "siedem"),
-    8: ("eight", "vosem", "vosmi", "visim", "osem", "acht", "huit", "ocho", "otto", "osiem"),
-    9: ("nine", "deviat", "deviati", "deviat", "devet", "neun", "neuf", "nueve", "nove", "dziewięć"),
-    10: ("ten", "desiat", "desiati", "deset", "zehn", "dix", "diez", "dieci", "dziesięć"),
-    12: ("twelve", "dvenadtsat", "dvanadtsiat", "dvanadeset", "zwölf", "douze", "doce", "dodici"),
-    20: ("twenty", "dvadtsat", "dvadtsiat", "dvadeset", "zwanzig", "vingt", "veinte", "venti"),
-    100: ("hundred", "sto", "hundert", "cent", "cien", "cento"),
-}  # fmt: skip
-_WORD_VALUE = {word: value for value, words in _NUMBER_WORDS.items() for word in words}
-# Compounds: "четырёхчасовая", "чотиригодинна", "петчасовата", "пятидневный": a number stem glued to a unit.
-_COMPOUND_STEMS: dict[str, int] = {
-    "dvukh": 2, "dvo": 2, "dvu": 2, "dve": 2, "trekh": 3, "tri": 3, "chetirekh": 4, "chotiri": 4,
-    "chetiri": 4, "piati": 5, "pet": 5, "shesti": 6, "shest": 6, "semi": 7, "sedem": 7, "vosmi": 8,
-    "desiati": 10, "deset": 10,
-}  # fmt: skip
-_UNIT_STEMS = ("chas", "godin", "dnev", "denn", "minut", "mesiach", "letn", "richn", "godishn", "nedel")
+# Number words and number compounds, folded (prompts/lexicon/numbers.toml says how they are written).
+_WORD_VALUE = lexicon.by_number("numbers", "values")
+_COMPOUND_STEMS = lexicon.by_number("numbers", "compound_stems")
+_UNIT_STEMS = tuple(sorted(lexicon.words("numbers", "compound_units")))
 
 
 def normalized(text: str) -> str:
