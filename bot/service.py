@@ -28,9 +28,8 @@ from index.embed.embeddings import make_embedder
 from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
 from index.load.uploads import save_upload
-from index.models import ArticleInfo, IndexStats, ReindexReport
+from index.models import ArticleInfo, IndexStats, ReindexReport, WebReport
 from index.store.chroma import Store, open_store
-from index.web.ingest import WebReport
 
 if TYPE_CHECKING:  # started only for the providers that need them
     from urllib.robotparser import RobotFileParser

@@ -24,7 +24,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answering.reply import restates_question
 from bot.checks.citations import answer_language
 from bot.checks.claims import (
     CYRILLIC,
@@ -41,7 +40,8 @@ from bot.checks.claims import (
 from bot.checks.markers import strip_markers
 from index.embed.base import Embedder, Vector, cosine
 from index.errors import NewsbotError
-from index.text.words import WORD_PART
+from index.text import lexicon
+from index.text.words import ALPHANUMERIC, WORD_PART
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +239,21 @@ def judge(checker: SupportChecker | None, statement: str, evidence: Sequence[str
 
 NOT_AN_ANSWER = "does not answer: empty, or the question said back"
 """The reason of a model sentence that states nothing the question did not (it is dropped, not replaced)."""
+# Function and question words add nothing to what a question asks; a negation does ("Signing was *not* expected").
+_NOT_CONTENT = lexicon.words("stopwords", "evidence") - lexicon.words("stopwords", "negations")
+
+
+def _said(text: str) -> set[str]:
+    """The words and figures of ``text``, lower case, markers left out."""
+    return {word.lower() for word in ALPHANUMERIC.findall(strip_markers(text))}
+
+
+def restates_question(statement: str, question: str) -> bool:
+    """Whether ``statement`` adds no content word to the question's own (a small model's non-answer).
+
+    One new word may be the whole answer ("Kim seeks *food* aid for his country"), so any counts.
+    """
+    return not (_said(statement) - _said(question) - _NOT_CONTENT)
 
 
 def check_sentence(

@@ -3,7 +3,7 @@
 The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` package's data, beside
 ``prompts/phrases/``, read with ``importlib.resources``), each file read once:
 
-- ``stopwords.toml``: ``evidence`` (bot/answering/questions.py, bot/answering/reply.py), ``search`` (index/store/keyword.py),
+- ``stopwords.toml``: ``evidence`` (bot/answering/questions.py, bot/checks/support.py), ``search`` (index/store/keyword.py),
   ``topic`` (index/load/coherence.py);
 - ``question_words.toml``: ``who``, ``where``, ``when``, ``how_many``, ``pointing_back``;
 - ``language_words.toml``: ``detection`` (index/text/language.py), ``answer`` (bot/checks/citations.py);

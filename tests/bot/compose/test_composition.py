@@ -331,6 +331,6 @@ def test_the_focused_model_is_not_asked_when_no_sentence_answers(retriever: Retr
 def test_an_answer_restates_the_question_only_when_it_adds_no_content_word(
     statement: str, question: str, restates: bool
 ) -> None:
-    from bot.answering.reply import restates_question
+    from bot.checks.support import restates_question
 
     assert restates_question(statement, question) is restates
