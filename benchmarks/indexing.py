@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from index.config import IndexSettings  # noqa: E402
 from index.embed.embeddings import E5Embedder  # noqa: E402
-from index.ingest import chunking_salt, reindex  # noqa: E402
-from index.load.articles import load_corpus  # noqa: E402
+from index.ingest import reindex  # noqa: E402
+from index.load.articles import load_configured_corpus  # noqa: E402
 from index.load.chunking import chunk_article, passage_text  # noqa: E402
 
 DISTRACTORS = ROOT.parent / "shared" / "distractors"
@@ -60,9 +60,7 @@ def throughput(scratch: Path) -> None:
     report = reindex(settings, embedder, rebuild=True)
     total = time.perf_counter() - started
 
-    articles, _ = load_corpus(
-        settings.corpus_dir, max_file_bytes=settings.max_file_bytes, salt=chunking_salt(settings)
-    )
+    articles, _ = load_configured_corpus(settings)
     chunks = [
         c
         for a in articles

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.checks.support import SupportChecker, malformed  # noqa: E402
 from index.config import EmbeddingSettings  # noqa: E402
-from index.embed.embeddings import Embedder, make_embedder  # noqa: E402
+from index.embed.base import Embedder  # noqa: E402
+from index.embed.embeddings import make_embedder  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "statements_labelled.jsonl"
 PERTURBED = ROOT / "benchmarks" / "data" / "statements_perturbed.jsonl"

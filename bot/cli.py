@@ -194,20 +194,13 @@ def show(
 ) -> None:
     """Print an article as indexed: metadata, what cleaning removed, cleaned text with chunk boundaries."""
     with _errors():
-        from index.ingest import ARTICLE_CACHE, chunking_salt
         from index.load.articles import article_id as path_id
-        from index.load.articles import load_corpus
+        from index.load.articles import load_configured_corpus
         from index.load.chunking import chunk_article
 
         settings = _settings()
-        articles, skipped = load_corpus(
-            settings.index.corpus_dir,
-            max_file_bytes=settings.index.max_file_bytes,
-            salt=chunking_salt(settings.index),
-            follow_symlinks=settings.index.follow_symlinks,
-            # The reindex's cache, when there is one: unchanged files are not cleaned again.
-            cache_path=cache if (cache := settings.index.data_dir / ARTICLE_CACHE).exists() else None,
-        )
+        # The reindex's cache, when there is one: unchanged files are not cleaned again.
+        articles, skipped = load_configured_corpus(settings.index, new_cache=False)
         article = next((a for a in articles if a.id == article_id), None)
         if article is None:
             reason = next(

@@ -24,12 +24,12 @@ from bot.checks.markers import GROUP, markers, strip_markers
 from bot.models import Answer, Backend, Turn
 from index.errors import ConfigError
 from index.text.lexicon import fold
+from index.text.words import ALPHANUMERIC
 
 _MARKER_RUN = re.compile(
     rf"\]\s*[.!?…]+[ \t]*(?:{GROUP}[ \t]*)+(?:\n|$)|^[ \t]*(?:{GROUP}[ \t]*)+$", re.MULTILINE
 )
 """Markers left with no words of their own: after a cited sentence's full stop ("… [1]. [1][2]"), or a line of them."""
-_WORDS = re.compile(r"[^\W_]+")
 
 
 def holds_fact(text: str, fact: Sequence[str], *, folded: bool = False) -> bool:
@@ -45,7 +45,7 @@ def repeated_sentences(text: str) -> int:
     seen: set[str] = set()
     repeats = 0
     for sentence in statement_sentences(text):
-        key = " ".join(_WORDS.findall(strip_markers(sentence).lower()))
+        key = " ".join(ALPHANUMERIC.findall(strip_markers(sentence).lower()))
         repeats += key in seen
         seen.add(key)
     return repeats

@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from index.models import ArticleInfo, IndexStats, ReindexReport
-from index.web.ingest import WebReport
+from index.models import ArticleInfo, IndexStats, ReindexReport, WebReport
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ stopped by ``close()``.
 
 from __future__ import annotations
 
-import glob
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -23,14 +22,14 @@ from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
 from bot.config import Settings
 from bot.models import Answer, TokenSink, Turn
+from index.embed.base import Embedder
 from index.embed.cache import CachedEmbedder
-from index.embed.embeddings import Embedder, make_embedder
+from index.embed.embeddings import make_embedder
 from index.errors import BadArticle, IndexMissing
 from index.ingest import Progress, reindex
 from index.load.uploads import save_upload
-from index.models import ArticleInfo, IndexStats, ReindexReport
+from index.models import ArticleInfo, IndexStats, ReindexReport, WebReport
 from index.store.chroma import Store, open_store
-from index.web.ingest import WebReport
 
 if TYPE_CHECKING:  # started only for the providers that need them
     from urllib.robotparser import RobotFileParser
@@ -115,27 +114,14 @@ class Newsbot:
 
     def article_text(self, article_id: str) -> str | None:
         """The article's cleaned text as its corpus file reads now; None when it is gone or unreadable."""
-        from index.load.articles import load_article
-        from index.load.corpus import ARTICLE_SUFFIXES
+        from index.load.articles import configured_article
 
-        index = self.settings.index
-        if not article_id or article_id.startswith("/") or ".." in article_id.split("/"):
-            return None  # an id names a file under the corpus folder, never one outside it
-        stem = index.corpus_dir / article_id
-        for path in sorted(stem.parent.glob(glob.escape(stem.name) + ".*")):
-            if path.suffix.lower() in ARTICLE_SUFFIXES and path.with_suffix("") == stem:
-                try:  # the corpus rules apply: inside the folder, size limit, symbolic links
-                    article = load_article(
-                        path,
-                        index.corpus_dir,
-                        max_file_bytes=index.max_file_bytes,
-                        follow_symlinks=index.follow_symlinks,
-                    )
-                except (BadArticle, OSError) as exc:
-                    logger.info("article %s cannot be read: %s", article_id, exc)
-                    return None
-                return article.text
-        return None
+        try:
+            article = configured_article(self.settings.index, article_id)
+        except (BadArticle, OSError) as exc:
+            logger.info("article %s cannot be read: %s", article_id, exc)
+            return None
+        return article.text if article is not None else None
 
     def add_article(self, filename: str, data: bytes) -> ReindexReport:
         """Save an uploaded article into the corpus (never overwriting another) and index it."""

@@ -27,11 +27,10 @@ from rich.progress import (
 from rich.text import Text
 
 from bot.models import Answer, Turn
-from index.models import Article, ArticleInfo, Chunk, IndexStats, ReindexReport
+from index.models import Article, ArticleInfo, Chunk, IndexStats, ReindexReport, WebReport
 
 if TYPE_CHECKING:  # imported by the commands that need them: `--help` stays quick
     from bot.service import Newsbot
-    from index.web.ingest import WebReport
 
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)

@@ -18,27 +18,20 @@ from collections import Counter
 from collections.abc import Callable
 
 from index.config import IndexSettings
-from index.embed.embeddings import Embedder
-from index.load.articles import article_id, load_corpus
-from index.load.chunking import PASSAGE_FORMAT, chunk_article, passage_text
+from index.embed.base import Embedder
+from index.load.articles import article_id, load_configured_corpus
+from index.load.chunking import chunk_article, passage_text
 from index.models import Article, Chunk, ReindexReport
 from index.store.chroma import ArticleState, Store, drop_collection, open_store, write_lock
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_CACHE = "articles.json"
-"""The loaded-articles cache in the data dir, so a reindex does not clean unchanged files again."""
 MANIFEST = "index-manifest.json"
 """What the last finished reindex left in the index (article → fingerprint, chunks), so the next one need
 not read every chunk's metadata back; trusted only while the collection's generation and count match."""
 
 Progress = Callable[[int, int], None]
 """Called with (chunks embedded so far, chunks to embed in all)."""
-
-
-def chunking_salt(settings: IndexSettings) -> str:
-    """The part of an article's fingerprint that comes from settings, so changing them re-chunks."""
-    return f"chunk_size={settings.chunk_size};chunk_overlap={settings.chunk_overlap};passage={PASSAGE_FORMAT}"
 
 
 def reindex(
@@ -53,13 +46,7 @@ def reindex(
     with write_lock(settings):
         set_aside = drop_collection(settings) if rebuild else None
         store = open_store(settings, embedder, create=True)
-        articles, skipped = load_corpus(
-            settings.corpus_dir,
-            max_file_bytes=settings.max_file_bytes,
-            salt=chunking_salt(settings),
-            follow_symlinks=settings.follow_symlinks,
-            cache_path=settings.data_dir / ARTICLE_CACHE,
-        )
+        articles, skipped = load_configured_corpus(settings)
         states = _manifest_states(settings, store) or store.article_states()
 
         added: list[str] = []

@@ -1,4 +1,4 @@
-"""Data that crosses module boundaries on the indexing side: articles, chunks and what the index stores."""
+"""Data that crosses module boundaries on the indexing side: articles, chunks, what the index stores, and reports."""
 
 from __future__ import annotations
 
@@ -186,4 +186,46 @@ class ReindexReport:
         line = f"{line} — {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
         if self.set_aside is not None:
             line += f" (the damaged index was moved to {self.set_aside})"
+        return line
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One article saved from the web: its URL, title, file and whether it was new, changed or the same."""
+
+    url: str
+    title: str
+    path: Path
+    status: str  # "added", "updated" or "unchanged"
+
+
+@dataclass
+class WebReport:
+    """What one `add` or feed poll did: articles saved, links that failed and why, feeds unchanged."""
+
+    saved: list[Saved] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    feeds_unchanged: int = 0
+
+    def include(self, other: WebReport) -> None:
+        """Add what ``other`` did to this report."""
+        self.saved.extend(other.saved)
+        self.failed.extend(other.failed)
+        self.feeds_unchanged += other.feeds_unchanged
+
+    @property
+    def changed(self) -> bool:
+        return any(s.status != "unchanged" for s in self.saved)
+
+    def summary(self) -> str:
+        counts = {
+            status: sum(s.status == status for s in self.saved)
+            for status in ("added", "updated", "unchanged")
+        }
+        line = (
+            f"web: {counts['added']} new / {counts['updated']} updated / {counts['unchanged']} unchanged articles"
+            f" / {len(self.failed)} failed"
+        )
+        if self.feeds_unchanged:
+            line += f" / {self.feeds_unchanged} feeds not modified"
         return line

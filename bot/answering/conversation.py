@@ -9,7 +9,6 @@ to the previous question, which is what retrieval needs to find the same article
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -18,14 +17,13 @@ from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.models import Turn
 from index.text import lexicon
 from index.text.language import detect_language, language_name
+from index.text.words import LETTERS
 
 if TYPE_CHECKING:
     from bot.answering.pipeline import Generator
     from bot.answering.prompts import Prompts
 
 logger = logging.getLogger(__name__)
-
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # Words that point back at something said before (prompts/lexicon/question_words.toml), lower case.
 _ANAPHORA = lexicon.words("question_words", "pointing_back")
@@ -57,7 +55,7 @@ def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     """True when ``question`` seems to lean on the previous turn (it has a pointing word)."""
     if not history:
         return False
-    words = [w.lower() for w in _WORD.findall(question)]
+    words = [w.lower() for w in LETTERS.findall(question)]
     return any(w in _ANAPHORA for w in words)
 
 

@@ -17,16 +17,14 @@ the same unit are a false alarm, so keep the question in the decision. Pure: no 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from bot.answering.evidence import Evidence, EvidenceGroup, number_evidence
-from bot.checks.claims import NUMBER, word_number
+from bot.checks.claims import word_number
 from index.text.language import detect_language
 from index.text.lexicon import fold
-
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*")
+from index.text.words import MEASURE_TOKEN, NUMBER
 
 # Folded stems of unit words (index.text.lexicon.fold transliterates Cyrillic), per canonical unit.
 # Ukrainian "година" is an hour, Bulgarian "година" a year: decided by the sentence's language.
@@ -73,7 +71,7 @@ def _compound_unit(word: str, language: str) -> str | None:
 def measures(sentence: str) -> list[tuple[str, str]]:
     """(unit, figure) pairs stated in one sentence: "5 часов", "п'ять годин", "петчасовата", "4-hour"."""
     language = detect_language(sentence, default="ru")
-    tokens = _TOKEN.findall(sentence)
+    tokens = MEASURE_TOKEN.findall(sentence)
     found: list[tuple[str, str]] = []
     for index, token in enumerate(tokens):
         if token.endswith("%"):

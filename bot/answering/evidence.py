@@ -18,7 +18,7 @@ from bot.answering.answerability import AnswerabilityModel, Signals, features, i
 from bot.answering.questions import answer_kind, kind_bonus, question_terms, words
 from bot.checks.sentences import split_sentences
 from bot.models import Passage, Source
-from index.embed.embeddings import Embedder
+from index.embed.base import Embedder, cosine
 from index.errors import NewsbotError
 from index.text import lexicon
 from index.text.lexicon import fold_word
@@ -169,12 +169,6 @@ def _opening(sentence: str, limit: int) -> str:
     return sentence[: cut if cut > limit // 2 else limit]
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 def _score_semantic(
     candidates: list[_Candidate],
     query_vector: Sequence[float],
@@ -205,7 +199,7 @@ def _score_semantic(
     except NewsbotError as exc:
         logger.warning("sentence embedding failed, ranking evidence without it: %s", exc)
         return
-    similarities = [_cosine(query_vector, vector) for vector in vectors]
+    similarities = [cosine(query_vector, vector) for vector in vectors]
     low, high = min(similarities), max(similarities)
     spread = max(high - low, 0.05)  # near-equal cosines are noise, not a ranking
     for candidate, similarity in zip(pool, similarities, strict=True):

@@ -16,16 +16,17 @@ from bot.answering.answerability import AnswerabilityModel, load_model
 from bot.answering.prompts import Prompts
 from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
-from index.embed.embeddings import Embedder
+from index.embed.base import Embedder
 
 if TYPE_CHECKING:
-    from bot.compose.base import Composer
     from bot.config import Settings
 
 Message = dict[str, str]
 
 MODES = {"openai": "llm", "local": "local"}
 """The ``mode`` of an answer the model contributed to, by provider; without a model it is extractive."""
+AUTO_COMPOSITION = {"local": "typed", "openai": "cited"}
+"""The composition ``auto`` means, by provider: the bundled model writes only typed answers."""
 
 
 class Generator(Protocol):
@@ -67,8 +68,8 @@ class Pipeline:
     sentence_embedder: Embedder
     """Embeds evidence sentences; the service gives a cached one."""
     generator: Generator | None
-    composer: Composer | None
-    """How the model's part of the reply is written; None without a model."""
+    composition: str | None
+    """How the model's part of the reply is written (``bot.compose.COMPOSERS``); None without a model."""
     mode: str
     max_question_chars: int
     """Longer questions are cut before language detection, retrieval and the prompt."""
@@ -95,17 +96,15 @@ class Pipeline:
         answerability: AnswerabilityModel | None = None,
     ) -> Pipeline:
         """The pipeline ``settings`` describe, around the given collaborators."""
-        from bot.compose import make_composer
-
         llm = settings.llm
-        composer = make_composer(llm.composition, llm.provider) if generator is not None else None
+        composition = AUTO_COMPOSITION.get(llm.provider, "typed") if llm.composition == "auto" else llm.composition
         return cls(
             retriever=retriever,
             prompts=prompts,
             answerability=answerability or load_model(),
             sentence_embedder=sentence_embedder,
             generator=generator,
-            composer=composer,
+            composition=composition if generator is not None else None,
             mode=MODES.get(llm.provider, "extractive") if generator is not None else "extractive",
             max_question_chars=settings.retrieval.max_question_chars,
             max_tokens=llm.max_tokens,

@@ -24,7 +24,8 @@ from bot.answering.evidence import Evidence, scored_evidence
 from bot.answering.pipeline import Pipeline
 from bot.answering.questions import asks_for_figure, asks_something, bounded
 from bot.answering.selection import choose_quotes
-from bot.compose.base import Refused
+from bot.compose import make_composer
+from bot.compose.base import Composer, Refused
 from bot.errors import LLMBadResponse, LLMUnavailable
 from bot.models import Answer, TokenSink, Turn
 from index.text.language import detect_language
@@ -60,8 +61,9 @@ def answer(
     if context.verdict == "refuse":
         return _not_covered(context, related=max(context.evidence, key=lambda e: e.score, default=None))
     context.quotes = choose_quotes(context.question, context.evidence, pipeline.answerability)
-    _write_quotes(context)
-    refusal = _compose(context)
+    composer = make_composer(pipeline.composition)
+    _write_quotes(context, composer)
+    refusal = _compose(context, composer)
     if refusal is not None:
         return refusal
     return _finish(context)
@@ -94,9 +96,8 @@ def _not_covered(context: AnswerContext, related: Evidence | None) -> Answer:
     return context.answer(text, (), "refusal", refused=True)
 
 
-def _write_quotes(context: AnswerContext) -> None:
+def _write_quotes(context: AnswerContext, composer: Composer | None) -> None:
     """The quotes first (held back if the composer may still refuse), then a line where figures differ."""
-    composer = context.pipeline.composer
     writer = context.open_reply(hold=composer is not None and composer.holds)
     if not context.pipeline.quote_first and composer is not None:
         return
@@ -127,9 +128,9 @@ def _differ_line(context: AnswerContext, sides: Sequence[tuple[str, Sequence[Sid
     return context.phrase("figures_differ").format(sides="; ".join(parts))
 
 
-def _compose(context: AnswerContext) -> Answer | None:
+def _compose(context: AnswerContext, composer: Composer | None) -> Answer | None:
     """What the model adds under the quotes; a refusal (held replies only) is returned as the answer."""
-    composer, writer = context.pipeline.composer, context.writer
+    writer = context.writer
     if composer is None or writer is None:
         return None
     try:

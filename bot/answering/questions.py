@@ -18,11 +18,7 @@ from collections.abc import Sequence
 
 from index.text import lexicon
 from index.text.lexicon import fold_word
-
-# A word: two letters in a row; or one letter of a script written without spaces between words.
-_WORD = re.compile(r"[^\W\d_]{2,}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-# A term: a number ("3,5") or a word, hyphens and apostrophes inside it kept.
-_TERM = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+from index.text.words import TERM, WORDLIKE
 
 STOPWORDS = lexicon.words("stopwords", "evidence")
 """Function and question words (prompts/lexicon/stopwords.toml): they say nothing about which sentence answers."""
@@ -39,7 +35,7 @@ _NUMBER_WORDS = lexicon.words("numbers", "figure_words")
 
 def asks_something(question: str) -> bool:
     """Whether the text holds at least one word (``[1]`` markers, holding no letters, are none)."""
-    return _WORD.search(question) is not None
+    return WORDLIKE.search(question) is not None
 
 
 def bounded(question: str, limit: int) -> str:
@@ -54,7 +50,7 @@ def bounded(question: str, limit: int) -> str:
 
 def words(text: str) -> list[str]:
     """The words and numbers of ``text``, as they stand ("3,5" and "Komsomolsk-on-Amur" whole)."""
-    return _TERM.findall(text)
+    return TERM.findall(text)
 
 
 def question_terms(question: str) -> dict[str, float]:

@@ -15,29 +15,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.answering.prompts import Prompts
-from bot.answering.questions import STOPWORDS
 from bot.checks.markers import strip_markers
 from bot.checks.sentences import split_sentences
 from bot.models import Source, TokenSink
-from index.text import lexicon
+from index.text.words import ALPHANUMERIC
 
-_NEGATIONS = lexicon.words("stopwords", "negations")
-_WORD = re.compile(r"[^\W_]+")
 _END = re.compile(r"[.!?…]+$")
 
 
 def _key(text: str) -> str:
-    return " ".join(word.lower() for word in _WORD.findall(strip_markers(text)))
-
-
-def restates_question(statement: str, question: str) -> bool:
-    """Whether ``statement`` adds no content word to the question's own (a small model's non-answer).
-
-    One new word may be the whole answer ("Kim seeks *food* aid for his country"), so any counts.
-    """
-    said = set(_key(statement).split())
-    asked = set(_key(question).split())
-    return not (said - asked - (STOPWORDS - _NEGATIONS))
+    return " ".join(word.lower() for word in ALPHANUMERIC.findall(strip_markers(text)))
 
 
 def cited(text: str, marker: int) -> str:

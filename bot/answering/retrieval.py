@@ -51,7 +51,7 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.models import Passage
-from index.embed.embeddings import Embedder, Vector
+from index.embed.base import Embedder, Vector
 from index.models import ChunkMetadata
 from index.store.chroma import Hit, Store
 from index.store.keyword import KeywordHit, KeywordIndex

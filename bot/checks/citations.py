@@ -22,6 +22,7 @@ from bot.checks.sentences import sentence_spans, split_sentences
 from bot.models import Source
 from index.text import lexicon
 from index.text.language import detect_language
+from index.text.words import WORD
 
 if TYPE_CHECKING:
     from bot.answering.prompts import Prompts
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _QUOTED = re.compile(r"«[^«»]*»|„[^„“”]*[“”]|“[^“”]*”|\"[^\"\n]*\"")
 _URL = re.compile(r"https?://\S+")
 
@@ -48,7 +48,7 @@ def _has_letters(text: str) -> bool:
 
 def _normalized(text: str) -> str:
     """Lower-case words only: for comparing a sentence with a fixed phrase."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFC", strip_markers(text)).casefold()))
+    return " ".join(WORD.findall(unicodedata.normalize("NFC", strip_markers(text)).casefold()))
 
 
 def _rewrite_markers(text: str, mapping: dict[int, int]) -> tuple[str, list[int]]:
@@ -101,7 +101,7 @@ def is_label(line: str) -> bool:
     # Our own phrases, one or several ("The model can't be reached. Here is what the articles say:").
     if all(_normalized(sentence) in _lead_ins() for sentence in split_sentences(bare)):
         return True
-    words = _WORD.findall(bare)
+    words = WORD.findall(bare)
     return (
         len(words) <= _MAX_LABEL_WORDS
         and not any(char.isdigit() for char in bare)
@@ -145,7 +145,7 @@ def answer_language(text: str, expected: str) -> str | None:
     body = _URL.sub(" ", strip_markers(text))
     for _ in range(3):  # nested quotations, innermost first
         body = _QUOTED.sub(" ", body)
-    words = _WORD.findall(body)
+    words = WORD.findall(body)
     if len(words) < _MIN_WORDS_FOR_LANGUAGE:
         return None
     cyrillic, latin = _script_share(" ".join(words))

@@ -25,43 +25,14 @@ from bot.checks.markers import strip_markers
 from index.text import lexicon
 from index.text.language import detect_language
 from index.text.lexicon import fold_word
+from index.text.words import NUMBER, WORD_PART
 
 _FUNCTION_WORDS = lexicon.words("stopwords", "evidence")
 
-NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-"""A figure in digits; "3,5" and "3.5" are one figure (see ``figures``)."""
-
-WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-"""A word: letters, with inner apostrophes ("п'ять", "O’Neil")."""
-
-# Number words, folded (Cyrillic transliterated by index.text.lexicon.fold), of en/ru/uk/bg/de/fr/es/it/pl.
-# Whole words only: "pet" is Bulgarian five, but "Petr" is a name.
-_NUMBER_WORDS: dict[int, tuple[str, ...]] = {
-    2: ("two", "dva", "dve", "dvi", "dvukh", "dvokh", "dvumia", "dvoma", "dvama", "dvete", "dvoe", "zwei",
-        "deux", "dos", "due", "dwa", "dwie"),
-    3: ("three", "tri", "trekh", "trokh", "tremia", "trioma", "trima", "troe", "drei", "trois", "tres",
-        "tre", "trzy"),
-    4: ("four", "chetire", "chetirekh", "chotiri", "chotirokh", "chetiri", "chetirima", "chetvero",
-        "vier", "quatre", "cuatro", "quattro", "cztery"),
-    5: ("five", "piat", "piati", "piatiu", "pet", "petima", "fünf", "funf", "cinq", "cinco", "cinque",
-        "pięć"),
-    6: ("six", "shest", "shesti", "shestima", "sechs", "seis", "sei", "sześć"),
-    7: ("seven", "sem", "semi", "sim", "sedem", "sedmina", "sieben", "sept", "siete", "sette", "siedem"),
-    8: ("eight", "vosem", "vosmi", "visim", "osem", "acht", "huit", "ocho", "otto", "osiem"),
-    9: ("nine", "deviat", "deviati", "deviat", "devet", "neun", "neuf", "nueve", "nove", "dziewięć"),
-    10: ("ten", "desiat", "desiati", "deset", "zehn", "dix", "diez", "dieci", "dziesięć"),
-    12: ("twelve", "dvenadtsat", "dvanadtsiat", "dvanadeset", "zwölf", "douze", "doce", "dodici"),
-    20: ("twenty", "dvadtsat", "dvadtsiat", "dvadeset", "zwanzig", "vingt", "veinte", "venti"),
-    100: ("hundred", "sto", "hundert", "cent", "cien", "cento"),
-}  # fmt: skip
-_WORD_VALUE = {word: value for value, words in _NUMBER_WORDS.items() for word in words}
-# Compounds: "четырёхчасовая", "чотиригодинна", "петчасовата", "пятидневный": a number stem glued to a unit.
-_COMPOUND_STEMS: dict[str, int] = {
-    "dvukh": 2, "dvo": 2, "dvu": 2, "dve": 2, "trekh": 3, "tri": 3, "chetirekh": 4, "chotiri": 4,
-    "chetiri": 4, "piati": 5, "pet": 5, "shesti": 6, "shest": 6, "semi": 7, "sedem": 7, "vosmi": 8,
-    "desiati": 10, "deset": 10,
-}  # fmt: skip
-_UNIT_STEMS = ("chas", "godin", "dnev", "denn", "minut", "mesiach", "letn", "richn", "godishn", "nedel")
+# Number words and number compounds, folded (prompts/lexicon/numbers.toml says how they are written).
+_WORD_VALUE = lexicon.by_number("numbers", "values")
+_COMPOUND_STEMS = lexicon.by_number("numbers", "compound_stems")
+_UNIT_STEMS = tuple(sorted(lexicon.words("numbers", "compound_units")))
 
 
 def normalized(text: str) -> str:
@@ -89,7 +60,7 @@ def word_number(word: str) -> int | None:
 def figures(text: str) -> set[str]:
     """The figures in ``text``: its numbers ("3,5" and "3.5" read as one) and number words as digits."""
     found = {number.replace(",", ".") for number in NUMBER.findall(text)}
-    for word in WORD.findall(normalized(text)):
+    for word in WORD_PART.findall(normalized(text)):
         value = word_number(word)
         if value is not None:
             found.add(str(value))
@@ -182,7 +153,7 @@ def name_words(statement: str) -> list[str]:
     text = normalized(strip_markers(statement))
     # German capitalises every noun: there only acronyms and foreign-script words say "name".
     nouns_capitalised = detect_language(text, default="en") == "de"
-    words = [(m.start(), m.group()) for m in WORD.finditer(text)]
+    words = [(m.start(), m.group()) for m in WORD_PART.finditer(text)]
     scripts = [script_of(w) for _, w in words]
     main = max(set(scripts), key=scripts.count) if scripts else OTHER_SCRIPT
     found = []
@@ -238,7 +209,7 @@ class EvidenceWords:
         skeletons: set[str] = set()
         capital: set[str] = set()
         for sentence in evidence:
-            for word in WORD.findall(normalized(sentence)):
+            for word in WORD_PART.findall(normalized(sentence)):
                 f = folded_word(word)
                 folded.add(f)
                 skeleton = _skeleton(f)

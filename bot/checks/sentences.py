@@ -15,11 +15,11 @@ import re
 
 from bot.checks.markers import GROUP, strip_markers
 from index.text import lexicon
+from index.text.words import WORD
 
 # A sentence ends at a run of terminators, then closing quotes/brackets, then any markers that belong to it.
 _END = re.compile(rf"[.!?…]+[\"'»”’)]*(?:\s*{GROUP})*")
 _TOKEN_BEFORE = re.compile(r"[\w\-.]+$")
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _OPENERS = "\"'«“„‘([¿¡"
 
 # Sentence splitting's abbreviations (prompts/lexicon/abbreviations.toml says which is which).
@@ -91,7 +91,7 @@ def _is_boundary(text: str, unit_start: int, match: re.Match[str], unit_end: int
     if token.isdigit():
         if not before[: token_match.start()].strip(" \t-•*"):
             return False  # list numbering at the start of a line: "1. …"
-        next_word = _WORD.match(following)
+        next_word = WORD.match(following)
         if len(token) <= 2 and next_word is not None and next_word.group().lower() in _GERMAN_MONTHS:
             return False  # German ordinal date: "am 13. September"
     return True

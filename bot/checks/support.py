@@ -12,25 +12,20 @@ Three checks, cheapest first; a statement passes only when all pass:
   for "missile") or a promise turned round scores like a faithful translation (benchmarks/support.py).
 
 ``SupportChecker.check`` judges one statement; ``check_many`` batches the embedding calls. ``judge``,
-which every composition calls, first turns garbled text away (``malformed``: mixed scripts, letters
-the language lacks), and ``log_check`` records each verdict.
+which the cited composition calls for each sentence of a free-text answer, first turns garbled text
+away (``malformed``: mixed scripts, letters the language lacks).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answering.reply import restates_question
-from bot.checks.citations import answer_language
 from bot.checks.claims import (
     CYRILLIC,
     LATIN,
-    WORD,
     EvidenceWords,
     figures,
     folded_word,
@@ -41,8 +36,9 @@ from bot.checks.claims import (
     word_number,
 )
 from bot.checks.markers import strip_markers
-from index.embed.embeddings import Embedder, Vector
+from index.embed.base import Embedder, Vector, cosine
 from index.errors import NewsbotError
+from index.text.words import WORD_PART
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +88,11 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
         return f"character {stray.group()!r} of another script"
     alien = _ALIEN_LETTERS.get(language, frozenset())
     known = (
-        {folded_word(word) for sentence in evidence for word in WORD.findall(normalized(sentence))}
+        {folded_word(word) for sentence in evidence for word in WORD_PART.findall(normalized(sentence))}
         if alien
         else set()
     )
-    for index, word in enumerate(WORD.findall(text)):
+    for index, word in enumerate(WORD_PART.findall(text)):
         scripts = {script_of(char) for char in word if char.isalpha()}
         if {CYRILLIC, LATIN} <= scripts:
             return f"word {word!r} mixes Cyrillic and Latin letters"
@@ -109,7 +105,7 @@ def malformed(statement: str, language: str, evidence: Sequence[str] = ()) -> st
 def _contained(statement: str, evidence: Sequence[str]) -> bool:
     """A short statement whose every content word is a word of the evidence ("Комсомолск на Амур")."""
     words = EvidenceWords.of(evidence)
-    content = [w for w in WORD.findall(normalized(strip_markers(statement))) if len(w) > 2]
+    content = [w for w in WORD_PART.findall(normalized(strip_markers(statement))) if len(w) > 2]
     return 0 < len(content) <= _CONTAINED_WORDS and all(words.has_word(w) for w in content)
 
 
@@ -127,16 +123,10 @@ class Verdict:
     """Index into the evidence of the sentence that best backs the statement; None without evidence."""
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 def _overlap_best(statement: str, evidence: Sequence[str]) -> int:
     """The evidence sentence sharing most (stemmed, transliterated) words with the statement."""
-    mine = {folded_word(w)[:5] for w in WORD.findall(statement) if len(w) > 2}
-    scores = [len(mine & {folded_word(w)[:5] for w in WORD.findall(s) if len(w) > 2}) for s in evidence]
+    mine = {folded_word(w)[:5] for w in WORD_PART.findall(statement) if len(w) > 2}
+    scores = [len(mine & {folded_word(w)[:5] for w in WORD_PART.findall(s) if len(w) > 2}) for s in evidence]
     return max(range(len(evidence)), key=lambda i: (scores[i], -i))
 
 
@@ -195,7 +185,7 @@ class SupportChecker:
         if invented:
             return Verdict(False, f"number {invented[0]} not in the cited evidence", best)
         known = figures(text)
-        for word in WORD.findall(normalized(bare)):
+        for word in WORD_PART.findall(normalized(bare)):
             value = word_number(word)
             if value is not None and value > 2 and str(value) not in known:
                 return Verdict(False, f"number {word!r} ({value}) not in the cited evidence", best)
@@ -229,7 +219,7 @@ class SupportChecker:
             return result
         for index, first, count in plan:
             mine, *others = vectors[first : first + count]
-            scores = [_cosine(mine, other) for other in others]
+            scores = [cosine(mine, other) for other in others]
             result[index] = (scores[:-1], scores[-1])
         return result
 
@@ -242,52 +232,3 @@ def judge(checker: SupportChecker | None, statement: str, evidence: Sequence[str
     if checker is None:
         return Verdict(True, "", None)
     return checker.check(statement, evidence)
-
-
-NOT_AN_ANSWER = "does not answer: empty, or the question said back"
-"""The reason of a model sentence that states nothing the question did not (it is dropped, not replaced)."""
-
-
-def check_sentence(
-    checker: SupportChecker | None, question: str, language: str, sentence: str, evidence: Sequence[str]
-) -> tuple[str, Verdict]:
-    """One sentence of the model's answer as it would be shown, and whether it may be: all the checks.
-
-    Markers and spacing are normalised and a final "?" becomes "." (an answer the small model punctuated
-    as a question); then the form and support checks (``judge``) and the language. A verdict's reason is
-    ``NOT_AN_ANSWER`` for a sentence that only says the question back. Each check is logged.
-    """
-    text = re.sub(r"\s*\?+$", ".", " ".join(strip_markers(sentence).split()))
-    if not text or restates_question(text, question):
-        logger.info("dropped a sentence that does not answer: %r", text)
-        return text, Verdict(False, NOT_AN_ANSWER, None)
-    verdict = judge(checker, text, evidence, language)
-    detected = answer_language(text, language)
-    log_check(question, language, text, evidence, verdict, detected)
-    if verdict.supported and detected not in (None, language):
-        verdict = Verdict(False, f"language {detected}", verdict.best)
-    if not verdict.supported:
-        logger.info("sentence failed (%s): %r", verdict.reason, text)
-    return text, verdict
-
-
-def log_check(
-    question: str,
-    language: str,
-    statement: str,
-    evidence: Sequence[str],
-    verdict: Verdict,
-    detected: str | None,
-) -> None:
-    """One JSON line per checked statement at INFO: why a sentence was kept or dropped, and labelling data."""
-    if logger.isEnabledFor(logging.INFO):
-        record = {
-            "question": question,
-            "language": language,
-            "statement": statement,
-            "evidence": list(evidence),
-            "supported": verdict.supported,
-            "reason": verdict.reason,
-            "detected_language": detected,
-        }
-        logger.info("statement checked: %s", json.dumps(record, ensure_ascii=False))

@@ -13,11 +13,9 @@ from bot.compose.cited import CitedAnswer
 from bot.compose.typed import TypedAnswer
 
 COMPOSERS: dict[str, type[Composer]] = {"typed": TypedAnswer, "cited": CitedAnswer}
-AUTO = {"local": "typed", "openai": "cited"}
-"""The composition ``auto`` means, by provider."""
+"""Every composition by the name the ``composition`` setting gives it."""
 
 
-def make_composer(composition: str, provider: str) -> Composer:
-    """The composer the ``composition`` setting names (``auto``: by provider)."""
-    name = AUTO.get(provider, "typed") if composition == "auto" else composition
-    return COMPOSERS[name]()
+def make_composer(composition: str | None) -> Composer | None:
+    """The composer named ``composition`` (None: no model, so nothing to compose)."""
+    return COMPOSERS[composition]() if composition is not None else None

@@ -22,8 +22,9 @@ from bot.answering.context import source_of
 from bot.answering.disagreement import measures
 from bot.answering.judgment import yes_probability
 from bot.answering.questions import answer_kind, words
-from bot.checks.claims import NUMBER, word_number
+from bot.checks.claims import word_number
 from index.text import lexicon
+from index.text.words import NUMBER
 
 if TYPE_CHECKING:
     from bot.answering.context import AnswerContext

@@ -4,11 +4,11 @@ OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server and the bundled local model
 (``bot.llm.server``) all speak this protocol; the ``openai`` SDK speaks it for us
 (``index.remote.openai_api``: its own retries off, our httpx client, nothing taken from the
 environment). Timeouts, refused connections, 429 and 5xx are retried by stamina
-(``index.remote.retries``, the only retry layer); everything else is translated into
-``LLMUnavailable`` or ``LLMBadResponse`` with one actionable line. ``timeout`` is a
-wall-clock deadline for each request, whole or streamed: a server that trickles bytes
-or keep-alives is cut off when it passes, and a ``Retry-After`` longer than
-``MAX_RETRY_AFTER`` is not waited for.
+(``index.remote.retries``, the only retry layer); everything else is translated
+(``index.remote.failures``) into ``LLMUnavailable`` or ``LLMBadResponse`` with one
+actionable line. ``timeout`` is a wall-clock deadline for each request, whole or
+streamed: a server that trickles bytes or keep-alives is cut off when it passes, and
+a ``Retry-After`` longer than ``MAX_RETRY_AFTER`` is not waited for.
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 import httpx
-import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.config import LLMSettings
 from bot.errors import LLMBadResponse, LLMUnavailable
 from index.errors import ConfigError
-from index.remote.openai_api import Overdue, error_detail, open_endpoint, transport_failure
-from index.remote.retries import Retryable, retry_on_status, retrying
+from index.remote.failures import FAILURE, Failures, translated
+from index.remote.openai_api import open_endpoint
+from index.remote.retries import Retryable, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +55,31 @@ class ChatClient:
         """The server is llama.cpp's (the bundled model): its own sampling fields may be sent."""
         self.base_url = base_url.rstrip("/")
         self._url = f"{self.base_url}/chat/completions"
-        self._api_key = api_key
-        self._timeout = timeout
         self._attempts = 1 + retries
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._repeat_penalty = repeat_penalty
         self._endpoint = open_endpoint(
             self.base_url, api_key=api_key, timeout=timeout, http_client=http_client
+        )
+        after = f"after {self._attempts} attempts"
+        self._failures = Failures(
+            unavailable=LLMUnavailable,
+            server="LLM server",
+            attempts=self._attempts,
+            # Still sending, only too slowly: another attempt would be as slow.
+            overdue=f"the LLM server at {self.base_url} did not finish within {timeout:g} s; "
+            "raise NEWSBOT_LLM__TIMEOUT or use a faster server",
+            timeout=f"the LLM server at {self.base_url} did not answer within {timeout:g} s {after}; "
+            "raise NEWSBOT_LLM__TIMEOUT or use a smaller model",
+            refused=f"no LLM server at {self.base_url} ({FAILURE}); start it or set NEWSBOT_LLM__BASE_URL",
+            dropped=f"the LLM server at {self.base_url} kept dropping the connection ({FAILURE}) {after}",
+            transport=f"the LLM server at {self.base_url} kept dropping the connection ({FAILURE}) {after}",
+            status=self._status_line,
+            reported=lambda message: LLMBadResponse(
+                f"the LLM server reported an error mid-answer: {message}"
+            ),
+            secret=api_key,
         )
 
     def complete(
@@ -78,13 +94,13 @@ class ChatClient:
         request = self._request(messages, max_tokens, temperature, schema)
         try:
             for attempt in retrying(self._attempts):
-                with attempt, self._translated():
+                with attempt, translated(self._failures):
                     try:
                         completion = self._endpoint.client.chat.completions.create(**request, stream=False)
                     except ValueError:  # JSON promised by the content type, something else sent
                         completion = None
         except Retryable as exc:
-            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+            raise LLMUnavailable(self._failures.redact(exc.final)) from exc.__cause__
         return self._content(completion)
 
     def yes_probability(self, messages: Sequence[Message]) -> float | None:
@@ -97,10 +113,10 @@ class ChatClient:
         request.update(logprobs=True, top_logprobs=10)
         try:
             for attempt in retrying(self._attempts):
-                with attempt, self._translated():
+                with attempt, translated(self._failures):
                     completion = self._endpoint.client.chat.completions.create(**request, stream=False)
         except Retryable as exc:
-            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+            raise LLMUnavailable(self._failures.redact(exc.final)) from exc.__cause__
         return _yes_share(completion)
 
     def stream(
@@ -124,17 +140,19 @@ class ChatClient:
                     except Retryable as exc:
                         if started:  # the user has seen part of the answer: a retry would repeat it
                             raise LLMUnavailable(
-                                self._redact(f"the LLM server at {self.base_url} dropped the answer midway")
+                                self._failures.redact(
+                                    f"the LLM server at {self.base_url} dropped the answer midway"
+                                )
                             ) from exc.__cause__
                         raise
                     return
         except Retryable as exc:
-            raise LLMUnavailable(self._redact(exc.final)) from exc.__cause__
+            raise LLMUnavailable(self._failures.redact(exc.final)) from exc.__cause__
 
     def _stream_once(self, request: dict[str, Any]) -> Iterator[str]:
         """One streamed request, without retries; the stream must end with a finish reason."""
         finished = False
-        with self._translated():
+        with translated(self._failures):
             events = self._endpoint.client.chat.completions.create(**request, stream=True)
             with events:
                 try:
@@ -179,67 +197,18 @@ class ChatClient:
             request["extra_body"] = {"repeat_penalty": self._repeat_penalty}
         return request
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Turn the SDK's and the transport's failures into retryable errors or one line for the user."""
-        try:
-            yield
-        except Overdue:
-            # Still sending, only too slowly: another attempt would be as slow. Not retried.
-            raise LLMUnavailable(
-                f"the LLM server at {self.base_url} did not finish within {self._timeout:g} s; "
-                "raise NEWSBOT_LLM__TIMEOUT or use a faster server"
-            ) from None
-        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
-            raise Retryable(
-                f"the LLM server at {self.base_url} did not answer within {self._timeout:g} s "
-                f"after {self._attempts} attempts; raise NEWSBOT_LLM__TIMEOUT or use a smaller model"
-            ) from (exc.__cause__ or exc)
-        except openai.APIConnectionError as exc:
-            if isinstance(exc.__cause__, httpx.ConnectError):
-                raise Retryable(
-                    f"no LLM server at {self.base_url} ({transport_failure(exc)}); "
-                    "start it or set NEWSBOT_LLM__BASE_URL"
-                ) from exc.__cause__
-            raise Retryable(
-                f"the LLM server at {self.base_url} kept dropping the connection ({transport_failure(exc)}) "
-                f"after {self._attempts} attempts"
-            ) from exc.__cause__
-        except httpx.TransportError as exc:  # reading an error's body, outside the SDK's own translation
-            raise Retryable(
-                f"the LLM server at {self.base_url} kept dropping the connection ({type(exc).__name__}) "
-                f"after {self._attempts} attempts"
-            ) from exc
-        except openai.APIStatusError as exc:
-            self._status_failure(exc)
-        except openai.APIError as exc:  # an error event in the middle of a stream
-            raise LLMBadResponse(
-                self._redact(f"the LLM server reported an error mid-answer: {exc.message}")
-            ) from None
-
-    def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
-        """Retryable for 429/5xx, a one-line ``LLMUnavailable`` otherwise; never chained (the body may echo the key)."""
-        status = exc.status_code
-        retry_on_status(
-            status,
-            exc.response.headers,
-            server="LLM server",
-            attempts=self._attempts,
-            unavailable=LLMUnavailable,
-        )
-        detail = error_detail(exc)
+    def _status_line(self, status: int, detail: str) -> str:
+        """What the user reads for an HTTP status that is not retried."""
         if status in (401, 403):
-            message = f"the LLM server refused the API key (HTTP {status}); check NEWSBOT_LLM__API_KEY"
-        elif status == 404 and "model" in detail.lower():
-            message = f"model '{self.model}' not found on the server (HTTP 404); check NEWSBOT_LLM__MODEL"
-        elif status == 404:
-            message = (
+            return f"the LLM server refused the API key (HTTP {status}); check NEWSBOT_LLM__API_KEY"
+        if status == 404 and "model" in detail.lower():
+            return f"model '{self.model}' not found on the server (HTTP 404); check NEWSBOT_LLM__MODEL"
+        if status == 404:
+            return (
                 f"no chat endpoint at {self._url} (HTTP 404); "
                 "check NEWSBOT_LLM__BASE_URL (it usually ends in /v1)"
             )
-        else:
-            message = f"the LLM server rejected the request (HTTP {status}): {detail or 'no details'}"
-        raise LLMUnavailable(self._redact(message)) from None
+        return f"the LLM server rejected the request (HTTP {status}): {detail or 'no details'}"
 
     def _content(self, completion: object) -> str:
         """The message text of a non-streamed completion."""
@@ -257,9 +226,6 @@ class ChatClient:
                 "the answer was cut at max_tokens; raise NEWSBOT_LLM__MAX_TOKENS for longer answers"
             )
         return content
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
 
 
 def _yes_share(completion: object) -> float | None:

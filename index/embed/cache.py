@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from index.embed.embeddings import Embedder, Vector
+from index.embed.base import Embedder, Vector
 
 logger = logging.getLogger(__name__)
 

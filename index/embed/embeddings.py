@@ -1,4 +1,4 @@
-"""The embed step: one small interface, four backends.
+"""The embed step's backends, four behind one interface (``index.embed.base.Embedder``), and the factory.
 
 ``gguf``: any GGUF embedding model run in-process by llama.cpp (``xllamacpp``),
 by default the bundled EmbeddingGemma-300M; ``e5`` and ``use``: small models
@@ -15,40 +15,17 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import numpy as np
 
 from index.config import EmbeddingSettings
+from index.embed.base import Embedder, Vector
 from index.embed.bundled import EMBEDDINGGEMMA, LICENCE, bundled_gguf, default_cache_dir
 from index.errors import ConfigError, EmbeddingUnavailable
 
 logger = logging.getLogger(__name__)
-
-Vector = list[float]
-
-
-class Embedder(Protocol):
-    """Turns passages and questions into vectors of one fixed dimension."""
-
-    @property
-    def model_name(self) -> str:
-        """The name recorded in the index; another name means the index must be rebuilt."""
-        ...
-
-    @property
-    def dim(self) -> int:
-        """Length of every vector."""
-        ...
-
-    def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
-        """Vectors for article chunks (documents)."""
-        ...
-
-    def embed_queries(self, texts: Sequence[str]) -> list[Vector]:
-        """Vectors for questions."""
-        ...
 
 
 def _encode_locked(

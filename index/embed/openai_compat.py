@@ -4,24 +4,22 @@ Ollama, OpenAI), through the ``openai`` SDK (``index.remote.openai_api``).
 Timeouts, refused or dropped connections, 429 and 5xx are retried by stamina
 (``index.remote.retries``, the same bounded layer as the chat client's,
 ``NEWSBOT_EMBEDDING__RETRIES``); everything else is one ``EmbeddingUnavailable``
-line naming the server.
+line naming the server (``index.remote.failures``, the chat client's translation too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import NoReturn
+from collections.abc import Sequence
 
 import httpx
-import openai
 from openai.types import CreateEmbeddingResponse
 
 from index.config import EmbeddingSettings
-from index.embed.embeddings import Vector
+from index.embed.base import Vector
 from index.errors import ConfigError, EmbeddingUnavailable
-from index.remote.openai_api import Overdue, open_endpoint, transport_failure
-from index.remote.retries import Retryable, retry_on_status, retrying
+from index.remote.failures import FAILURE, Failures, translated
+from index.remote.openai_api import open_endpoint
+from index.remote.retries import Retryable, retrying
 
 
 class OpenAIEmbedder:
@@ -41,6 +39,21 @@ class OpenAIEmbedder:
             base_url, api_key=self._key, timeout=settings.timeout, http_client=http_client
         )
         self._dim: int | None = None
+        server = f"embeddings server at {self._url}"
+        unreachable = f"{server} is unreachable ({FAILURE}) after {self._attempts} attempts"
+        self._failures = Failures(
+            unavailable=EmbeddingUnavailable,
+            server=server,
+            attempts=self._attempts,
+            overdue=f"{server} did not finish within {settings.timeout:g} s; raise NEWSBOT_EMBEDDING__TIMEOUT",
+            timeout=f"{server} did not answer within {settings.timeout:g} s after {self._attempts} attempts; "
+            "raise NEWSBOT_EMBEDDING__TIMEOUT",
+            refused=f"{unreachable}; start it or set NEWSBOT_EMBEDDING__BASE_URL",
+            dropped=f"{unreachable}; start it or set NEWSBOT_EMBEDDING__BASE_URL",
+            transport=unreachable,
+            status=self._status_line,
+            secret=self._key,
+        )
 
     @property
     def model_name(self) -> str:
@@ -57,7 +70,7 @@ class OpenAIEmbedder:
             return []
         try:
             for attempt in retrying(self._attempts):
-                with attempt, self._translated():
+                with attempt, translated(self._failures):
                     try:
                         response = self._endpoint.client.embeddings.create(
                             model=self._settings.model,
@@ -69,7 +82,7 @@ class OpenAIEmbedder:
                     except ValueError:  # JSON promised by the content type, something else sent
                         response = None
         except Retryable as exc:
-            raise EmbeddingUnavailable(self._redact(exc.final)) from exc.__cause__
+            raise EmbeddingUnavailable(self._failures.redact(exc.final)) from exc.__cause__
         vectors = self._vectors(response)
         if len(vectors) != len(texts):
             raise EmbeddingUnavailable(
@@ -91,49 +104,8 @@ class OpenAIEmbedder:
         except (ValueError, AttributeError, TypeError) as exc:
             raise EmbeddingUnavailable(f"embeddings server at {self._url} sent a malformed response") from exc
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Turn the SDK's and the transport's failures into retryable errors or one line for the user."""
-        try:
-            yield
-        except Overdue:
-            raise EmbeddingUnavailable(
-                f"embeddings server at {self._url} did not finish within {self._settings.timeout:g} s; "
-                "raise NEWSBOT_EMBEDDING__TIMEOUT"
-            ) from None
-        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
-            raise Retryable(
-                f"embeddings server at {self._url} did not answer within {self._settings.timeout:g} s "
-                f"after {self._attempts} attempts; raise NEWSBOT_EMBEDDING__TIMEOUT"
-            ) from (exc.__cause__ or exc)
-        except openai.APIConnectionError as exc:
-            raise Retryable(
-                f"embeddings server at {self._url} is unreachable ({transport_failure(exc)}) "
-                f"after {self._attempts} attempts; start it or set NEWSBOT_EMBEDDING__BASE_URL"
-            ) from exc.__cause__
-        except httpx.TransportError as exc:  # reading an error's body, outside the SDK's own translation
-            raise Retryable(
-                f"embeddings server at {self._url} is unreachable ({type(exc).__name__}) "
-                f"after {self._attempts} attempts"
-            ) from exc
-        except openai.APIStatusError as exc:
-            self._status_failure(exc)
-
-    def _status_failure(self, exc: openai.APIStatusError) -> NoReturn:
-        """Retryable for 429/5xx, one line otherwise; never chained (the body may echo the key)."""
-        status = exc.status_code
-        retry_on_status(
-            status,
-            exc.response.headers,
-            server=f"embeddings server at {self._url}",
-            attempts=self._attempts,
-            unavailable=EmbeddingUnavailable,
-        )
+    def _status_line(self, status: int, detail: str) -> str:
+        """What the user reads for an HTTP status that is not retried."""
         if status in (401, 403):
-            raise EmbeddingUnavailable(
-                f"embeddings server at {self._url} refused the key (HTTP {status}); check NEWSBOT_EMBEDDING__API_KEY"
-            ) from None
-        raise EmbeddingUnavailable(f"embeddings server at {self._url} answered HTTP {status}") from None
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+            return f"embeddings server at {self._url} refused the key (HTTP {status}); check NEWSBOT_EMBEDDING__API_KEY"
+        return f"embeddings server at {self._url} answered HTTP {status}"

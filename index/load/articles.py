@@ -6,19 +6,25 @@ One file: its bytes read safely (:mod:`index.load.corpus`), decoded
 .html file is read by :mod:`index.web.pages` (the article's text and metadata, no
 furniture). The whole folder: every file in id order, through the article cache,
 duplicates (same id, same text) left out. A file that cannot be indexed never
-stops a corpus load: it is skipped with a reason and a warning.
+stops a corpus load: it is skipped with a reason and a warning. Read as the
+index reads it (``IndexSettings``: size limit, links, chunking): the folder
+(``load_configured_corpus``) or the one file an id names (``configured_article``).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
 from pathlib import Path
 
+from index.config import IndexSettings
 from index.errors import BadArticle, ConfigError
+from index.load.chunking import chunking_salt
 from index.load.cleaning import CLEANER_VERSION, clean_text
 from index.load.corpus import (
+    ARTICLE_SUFFIXES,
     HTML_SUFFIXES,
     ArticleCache,
     CacheEntry,
@@ -38,6 +44,8 @@ from index.web.pages import extract_page
 logger = logging.getLogger(__name__)
 
 _CACHE_FORMAT = 2  # bump when what parse_article makes of the same bytes changes outside cleaning
+ARTICLE_CACHE = "articles.json"
+"""The loaded-articles cache in the data dir, so a reindex does not clean unchanged files again."""
 
 
 def article_id(path: Path, corpus_dir: Path) -> str:
@@ -47,6 +55,18 @@ def article_id(path: Path, corpus_dir: Path) -> str:
     except ValueError:
         relative = path.resolve().relative_to(corpus_dir.resolve())
     return relative.with_suffix("").as_posix()
+
+
+def article_path(corpus_dir: Path, article_id: str) -> Path | None:
+    """The corpus file an id names (``article_id`` the other way round), the first by name where two
+    share it, as ``load_corpus`` takes it; None when no file has the id."""
+    if not article_id or article_id.startswith("/") or ".." in article_id.split("/"):
+        return None  # an id names a file under the corpus folder, never one outside it
+    stem = corpus_dir / article_id
+    for path in sorted(stem.parent.glob(glob.escape(stem.name) + ".*")):
+        if path.suffix.lower() in ARTICLE_SUFFIXES and path.with_suffix("") == stem:
+            return path
+    return None
 
 
 def _bad(path: Path, reason: str) -> BadArticle:
@@ -205,3 +225,38 @@ def load_corpus(
     cache.keep_only({str(p) for p in files})
     cache.save()
     return articles, skipped
+
+
+def load_configured_corpus(
+    settings: IndexSettings, *, new_cache: bool = True
+) -> tuple[list[Article], list[Skipped]]:
+    """``load_corpus`` of the configured folder as the index reads it, through the data dir's article cache.
+
+    ``new_cache=False`` uses that cache only when a reindex has made one.
+    """
+    cache = settings.data_dir / ARTICLE_CACHE
+    return load_corpus(
+        settings.corpus_dir,
+        max_file_bytes=settings.max_file_bytes,
+        salt=chunking_salt(settings),
+        follow_symlinks=settings.follow_symlinks,
+        cache_path=cache if new_cache or cache.exists() else None,
+    )
+
+
+def configured_article(settings: IndexSettings, article_id: str) -> Article | None:
+    """The article an id names, read now from its file as the index reads it; None when no file has the id.
+
+    ``BadArticle`` (or ``OSError``) when the file cannot be indexed: the corpus rules apply (inside the
+    folder, the size limit, symbolic links).
+    """
+    path = article_path(settings.corpus_dir, article_id)
+    if path is None:
+        return None
+    return load_article(
+        path,
+        settings.corpus_dir,
+        max_file_bytes=settings.max_file_bytes,
+        salt=chunking_salt(settings),
+        follow_symlinks=settings.follow_symlinks,
+    )

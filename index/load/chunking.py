@@ -5,10 +5,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from index.config import IndexSettings
 from index.models import Article, Chunk
 
 PASSAGE_FORMAT = "text-v2"
 """Names what ``passage_text`` embeds; part of every fingerprint, so changing it re-embeds everything."""
+
+
+def chunking_salt(settings: IndexSettings) -> str:
+    """The part of an article's fingerprint that comes from settings, so changing them re-chunks."""
+    return f"chunk_size={settings.chunk_size};chunk_overlap={settings.chunk_overlap};passage={PASSAGE_FORMAT}"
 
 
 @cache

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from index.load.coherence import OFF_TOPIC_BELOW, Vocabulary, off_topic_tail, weighted_terms
 from index.models import Removal
+from index.text.words import LETTER
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ _TERMINAL = ".!?…"
 _CLOSERS = "\"'»”’)]›"
 _OPENERS = "\"'«„“‘([‹"
 _LIST_ITEM = re.compile(r"^(?:[-*•·–—▪►]\s|\d{1,3}[.)](?!\d)|[a-zа-я][.)]\s)")
-_LETTER = re.compile(r"[^\W\d_]")
+_LETTER = re.compile(LETTER)
 _ID_TOKEN = re.compile(r"^(?=(?:\D*\d){4})[\w-]+$")
 _NUMBERISH = re.compile(r"^[\d\s.,:;/|+−–—%()-]+$")
 

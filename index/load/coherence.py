@@ -8,15 +8,14 @@ trailing run of paragraphs (``off_topic_tail``) that may be another story's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from index.text import lexicon
+from index.text.words import WORD
 
 OFF_TOPIC_BELOW = 0.12
 """A paragraph sharing less than this (weighted) share of its content words with the text before it is off-topic."""
 
-_WORDS = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _STOPWORDS = lexicon.words("stopwords", "topic")
 
 _MIN_CORE = 4
@@ -42,7 +41,7 @@ def weighted_terms(text: str) -> dict[str, float]:
     """Content words of a text, lower-cased; names (capitalised inside a sentence, acronyms) weigh more."""
     weights: dict[str, float] = {}
     sentence_start = True
-    for match in _WORDS.finditer(text):
+    for match in WORD.finditer(text):
         word = match.group()
         before = text[max(0, match.start() - 3) : match.start()]
         starts = sentence_start or any(ch in ".!?…:" for ch in before)

@@ -16,6 +16,7 @@ import unicodedata
 from charset_normalizer import from_bytes
 
 from index.errors import BadArticle
+from index.text.words import LETTERS
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -30,7 +31,6 @@ _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b
 _FALLBACKS = ("cp1251", "koi8-r", "koi8-u", "cp866", "mac-cyrillic", "iso8859-5", "cp1252")
 _PLAUSIBLE = 0.75
 _SAMPLE_BYTES = 65_536
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 def looks_binary(data: bytes) -> bool:
@@ -119,7 +119,7 @@ def _plausibility(text: str) -> float:
     if len(text) > 100 and not any(ch.isspace() for ch in text[:1000]):
         return 0.0  # prose has spaces; a long run without any is a wrong decoding of binary data
     score = sum(_char_weight(ch) for ch in text)
-    odd_words = sum(1 for word in _WORD.findall(text) if _odd_word(word))
+    odd_words = sum(1 for word in LETTERS.findall(text) if _odd_word(word))
     return (score - 3 * odd_words) / len(text)
 
 

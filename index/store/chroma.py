@@ -36,7 +36,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from index.config import IndexSettings
-from index.embed.embeddings import Embedder, Vector
+from index.embed.base import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
 from index.store.client import connect, forget_client, storage_errors

@@ -3,19 +3,20 @@
 The word lists are data, ``prompts/lexicon/<kind>.toml`` (the ``prompts`` package's data, beside
 ``prompts/phrases/``, read with ``importlib.resources``), each file read once:
 
-- ``stopwords.toml``: ``evidence`` (bot/answering/questions.py, bot/answering/reply.py), ``search`` (index/store/keyword.py),
+- ``stopwords.toml``: ``evidence`` (bot/answering/questions.py, bot/checks/support.py), ``search`` (index/store/keyword.py),
   ``topic`` (index/load/coherence.py);
 - ``question_words.toml``: ``who``, ``where``, ``when``, ``how_many``, ``pointing_back``;
 - ``language_words.toml``: ``detection`` (index/text/language.py), ``answer`` (bot/checks/citations.py);
 - ``abbreviations.toml``: ``inside``, ``final``, ``year`` (bot/checks/sentences.py);
 - ``dates.toml``: ``months``, ``month_starts``, ``dateline``;
-- ``numbers.toml``: ``figure_words``;
+- ``numbers.toml``: ``figure_words``; ``values``, ``compound_stems``, ``compound_units`` (bot/checks/claims.py);
 - ``recency.toml``: ``cues`` (bot/answering/retrieval.py: a question asking for the latest news).
 
 In a file, each list is a table with one key per language (ISO 639-1); a key's value is the words
-separated by white space, except ``months`` (twelve such strings, January first) and ``cues`` (a
-list of phrases, which may hold spaces). Each file's comments say which step reads a list and why
-it holds what it holds.
+separated by white space, except ``months`` (twelve such strings, January first), ``cues`` (a
+list of phrases, which may hold spaces) and the number tables of ``numbers.toml`` (one key per
+number, read with :func:`by_number`; ``compound_units`` has the one key ``units``). Each file's
+comments say which step reads a list and why it holds what it holds.
 
 Words are compared folded (:func:`fold`): lower case, Cyrillic transliterated with one table for
 Russian, Ukrainian and Bulgarian, so spelling differences between them and scripts fold away; one
@@ -81,6 +82,19 @@ def by_language(kind: str, name: str) -> dict[str, frozenset[str]]:
 def words(kind: str, name: str) -> frozenset[str]:
     """List ``name`` of ``prompts/lexicon/<kind>.toml``, every language's words together."""
     return frozenset().union(*by_language(kind, name).values())
+
+
+@functools.cache
+def by_number(kind: str, name: str) -> dict[str, int]:
+    """Table ``name`` of ``prompts/lexicon/<kind>.toml`` whose keys are numbers, as word → number."""
+    found: dict[str, int] = {}
+    for number, value in _table(kind, name).items():
+        if not (number.isdigit() and isinstance(value, str)):
+            raise ConfigError(
+                f"[{name}] {number} in prompts/{LEXICON_FOLDER}/{kind}.toml must be a number and a string"
+            )
+        found.update(dict.fromkeys(value.split(), int(number)))
+    return found
 
 
 @functools.cache

@@ -11,57 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import BadArticle, FetchError
+from index.models import Saved, WebReport
 from index.web.feeds import FeedState, feed_items, looks_like_feed
 from index.web.fetcher import Fetched, Fetcher
 from index.web.pages import article_file, article_markdown, extract_page
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Saved:
-    """One article saved from the web: its URL, title, file and whether it was new, changed or the same."""
-
-    url: str
-    title: str
-    path: Path
-    status: str  # "added", "updated" or "unchanged"
-
-
-@dataclass
-class WebReport:
-    """What one `add` or feed poll did: articles saved, links that failed and why, feeds unchanged."""
-
-    saved: list[Saved] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    feeds_unchanged: int = 0
-
-    def include(self, other: WebReport) -> None:
-        """Add what ``other`` did to this report."""
-        self.saved.extend(other.saved)
-        self.failed.extend(other.failed)
-        self.feeds_unchanged += other.feeds_unchanged
-
-    @property
-    def changed(self) -> bool:
-        return any(s.status != "unchanged" for s in self.saved)
-
-    def summary(self) -> str:
-        counts = {
-            status: sum(s.status == status for s in self.saved)
-            for status in ("added", "updated", "unchanged")
-        }
-        line = (
-            f"web: {counts['added']} new / {counts['updated']} updated / {counts['unchanged']} unchanged articles"
-            f" / {len(self.failed)} failed"
-        )
-        if self.feeds_unchanged:
-            line += f" / {self.feeds_unchanged} feeds not modified"
-        return line
 
 
 def save_page(fetched: Fetched, corpus_dir: Path, *, date: str | None = None) -> Saved:

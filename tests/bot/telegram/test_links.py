@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from bot.telegram.app import build_application
-from index.models import ReindexReport
-from index.web.ingest import Saved, WebReport
+from index.models import ReindexReport, Saved, WebReport
 from tests.bot.telegram.test_app import (
     ADMIN,
     USER,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from index.embed.base import Vector
 from index.embed.cache import CachedEmbedder
-from index.embed.embeddings import Vector
 from tests.fakes import HashEmbedder
 
 

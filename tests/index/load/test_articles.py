@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from index.config import IndexSettings
 from index.errors import BadArticle, ConfigError
-from index.load.articles import article_id, load_article, load_corpus
+from index.load.articles import (
+    ARTICLE_CACHE,
+    article_id,
+    article_path,
+    configured_article,
+    load_article,
+    load_configured_corpus,
+    load_corpus,
+)
 from index.load.decoding import decode_bytes
 from index.load.metadata import parse_dateline
 from index.models import Article
@@ -240,6 +249,38 @@ def test_fingerprint_follows_content_and_salt(tmp_path: Path) -> None:
 def test_article_id_is_the_posix_path_without_extension(tmp_path: Path) -> None:
     assert article_id(tmp_path / "001_8d8f982fc957114b.txt", tmp_path) == "001_8d8f982fc957114b"
     assert article_id(tmp_path / "world" / "2024" / "x.MD", tmp_path) == "world/2024/x"
+
+
+def test_an_id_names_the_file_the_corpus_load_takes_and_never_one_outside_the_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus, "world/storm.txt", EN_PAGE)
+    write(corpus, "world/storm.md", RU_PAGE)  # the same id: the first by name is the article
+    write(corpus, "world/storm.md.bak", UK_PAGE)
+    write(tmp_path, "secret.txt", UK_PAGE)
+    articles, _ = load_corpus(corpus, max_file_bytes=LIMIT)
+    assert [a.path for a in articles] == [corpus / "world" / "storm.md"]
+    assert article_path(corpus, "world/storm") == corpus / "world" / "storm.md"
+    assert article_id(corpus / "world" / "storm.md", corpus) == "world/storm"
+    for outside in ("../secret", "/etc/passwd", "", "world/storm.md", "world/nothing"):
+        assert article_path(corpus, outside) is None, outside
+
+
+def test_the_configured_corpus_is_read_with_the_index_settings_and_its_cache(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus, "a.txt", EN_PAGE)
+    write(corpus, "big.txt", RU_PAGE * 2)
+    limit = 1000
+    assert len(EN_PAGE.encode()) <= limit < len((RU_PAGE * 2).encode())
+    settings = IndexSettings(corpus_dir=corpus, data_dir=tmp_path, max_file_bytes=limit)
+    articles, skipped = load_configured_corpus(settings, new_cache=False)
+    assert [a.id for a in articles] == ["a"] and [s.path.name for s in skipped] == ["big.txt"]
+    assert not (tmp_path / ARTICLE_CACHE).exists(), "show leaves no cache behind"
+    again, _ = load_configured_corpus(settings)
+    assert (tmp_path / ARTICLE_CACHE).exists()
+    assert configured_article(settings, "a") == again[0] == articles[0]
+    assert configured_article(settings, "nothing") is None
+    with pytest.raises(BadArticle, match="NEWSBOT_INDEX__MAX_FILE_BYTES"):
+        configured_article(settings, "big")
 
 
 def test_corpus_ids_follow_nested_folders_and_hidden_or_other_files_are_ignored(tmp_path: Path) -> None:

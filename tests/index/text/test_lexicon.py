@@ -18,6 +18,8 @@ LISTS = {
     "numbers": ("figure_words",),
     "recency": ("cues",),
 }
+NUMBER_TABLES = ("values", "compound_stems", "compound_units")
+"""Tables of numbers.toml keyed by number, not by language."""
 
 
 def test_every_lexicon_file_is_read_and_every_list_has_words_for_each_of_its_languages() -> None:
@@ -28,7 +30,8 @@ def test_every_lexicon_file_is_read_and_every_list_has_words_for_each_of_its_lan
     assert files == sorted(LISTS)
     for kind, names in LISTS.items():
         with (folder / f"{kind}.toml").open("rb") as handle:
-            assert sorted(tomllib.load(handle)) == sorted([*names, *(["months"] if kind == "dates" else [])])
+            others = {"dates": ["months"], "numbers": list(NUMBER_TABLES)}.get(kind, [])
+            assert sorted(tomllib.load(handle)) == sorted([*names, *others])
         for name in names:
             table = lexicon.phrases(kind, name) if kind == "recency" else lexicon.by_language(kind, name)
             assert table and all(table.values()), (kind, name)
@@ -43,6 +46,25 @@ def test_each_language_lists_twelve_months_and_a_month_name_means_one_month_ever
             for form in forms:
                 assert numbers.setdefault(form, number) == number, (language, form)
     assert numbers["jänner"] == numbers["січня"] == 1 and numbers["серпня"] == numbers["agosto"] == 8
+
+
+def test_number_words_mean_one_number_each_and_are_read_from_the_lexicon() -> None:
+    folder = lexicon.prompts_directory() / lexicon.LEXICON_FOLDER
+    with (folder / "numbers.toml").open("rb") as handle:
+        tables = tomllib.load(handle)
+    for name in ("values", "compound_stems"):
+        words = [word for value in tables[name].values() for word in value.split()]
+        assert len(words) == len(set(words)), name
+    values = lexicon.by_number("numbers", "values")
+    assert values["chotiri"] == values["four"] == 4 and values["sto"] == 100
+    assert lexicon.by_number("numbers", "compound_stems")["pet"] == 5
+    assert "chas" in lexicon.words("numbers", "compound_units")
+
+
+def test_a_number_table_keyed_by_anything_but_numbers_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexicon, "_lists", lambda kind: {"values": {"two": "dva"}})
+    with pytest.raises(ConfigError, match=r"\[values\] two in prompts/lexicon/broken\.toml must be a number"):
+        lexicon.by_number("broken", "values")
 
 
 def test_lists_are_the_words_of_every_language_together() -> None:
