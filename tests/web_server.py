@@ -72,7 +72,7 @@ def serve(site: Site) -> Iterator[Site]:
                 and etag
                 and (
                     headers.get("if-none-match") == etag
-                    or headers.get("if-modified-since") == extra.get("Last-Modified")
+                    or headers.get("if-modified-since", "-") == extra.get("Last-Modified")
                 )
             ):
                 status, body = 304, b""

@@ -409,7 +409,8 @@ class Fetcher:
                 raise FetchError(f"{url}: {cause}") from exc
             raise FetchError(f"{url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
         except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
-            raise FetchError(f"{printable(url)}: malformed link ({exc})") from exc
+            # The link itself passed check_url: httpx choked on the Location of a redirect (data:, mailto:).
+            raise FetchError(f"{url}: redirects to a link that is not a web page ({exc})") from exc
 
     def _check_robots(self, url: str) -> None:
         parts = urlsplit(url)
