@@ -186,7 +186,7 @@ class _Decoder:
         if self._zlib is None or not data:
             return data
         try:
-            return bytes(self._zlib.decompress(data, room))
+            decoded = bytes(self._zlib.decompress(data, room))
         except zlib.error as exc:
             if self._coding == "deflate" and not self._raw_deflate_tried:
                 # "deflate" is meant to be zlib-wrapped; some servers send raw deflate (httpx reads both).
@@ -194,6 +194,8 @@ class _Decoder:
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                 return self.decode(data, room)
             raise FetchError(f"{self._url}: the {self._coding} body is damaged ({exc})") from exc
+        self._raw_deflate_tried = True  # only the start of the body tells zlib from raw deflate
+        return decoded
 
 
 class _TooManyRedirects(FetchError):
