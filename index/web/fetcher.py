@@ -410,9 +410,11 @@ class Fetcher:
             if isinstance(cause, FetchError):  # raised by the guarded backend
                 raise FetchError(f"{url}: {cause}") from exc
             raise FetchError(f"{url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
-        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        except httpx.InvalidURL as exc:
             # The link itself passed check_url: httpx choked on the Location of a redirect (data:, mailto:).
             raise FetchError(f"{url}: redirects to a link that is not a web page ({exc})") from exc
+        except (ValueError, UnicodeError) as exc:  # a header httpx cannot read, say
+            raise FetchError(f"{url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
 
     def _check_robots(self, url: str) -> None:
         parts = urlsplit(url)
