@@ -233,6 +233,9 @@ def run(scratch: Path) -> None:
     # -- a server that never finishes -----------------------------------------------------------------
     trickle(scratch)
 
+    # -- hostile links, feeds and web servers (issue #19) ---------------------------------------------
+    web_attacks(scratch, env)
+
 
 class _Trickler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
@@ -268,6 +271,212 @@ def trickle(scratch: Path) -> None:
     report(seconds < 4, "LLM sends SSE keep-alives forever, TIMEOUT=2", f"{seconds:.1f} s: {outcome[:70]}")
     server.shutdown()
     client.close()
+
+
+def _cli_outcome(result: Any) -> str:
+    """What a CLI run did, on one line: its exit code, or what it raised."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return f"raised {type(result.exception).__name__}: {result.exception}"[:90]
+    return f"exit {result.exit_code}"
+
+
+def web_attacks(scratch: Path, env: dict[str, str]) -> None:
+    """Issue #19: links, feeds, robots.txt and servers that break web ingestion (all on 127.0.0.1)."""
+    import subprocess
+    import zlib
+
+    from index.config import FetchSettings
+    from index.web.feeds import FeedState
+    from index.web.fetcher import Fetcher, refused_address
+    from index.web.ingest import poll_feeds
+    from tests.web_server import Site, saved_site, serve
+
+    harvest, storm = "/economy/rekordnyi-urozhai-sonyashnyku", "/news/world/storm-cuts-power-northern-coast"
+    good_title = "Аграрії Полтавщини"
+    runner = CliRunner()
+    site = saved_site()
+    web_env = {**env, "NEWSBOT_FETCH__ALLOW_PRIVATE": "true", "NEWSBOT_FETCH__TIMEOUT": "5"}
+    with serve(site):
+        # item 1: one bad link must not stop the others
+        site.routes["/to-data"] = (302, {"Location": "data:text/html,<p>hi</p>"}, b"")
+        site.routes["/to-mailto"] = (302, {"Location": "mailto:editor@example.com"}, b"")
+        for label, bad in (
+            ("a redirect to data:", site.url("/to-data")),
+            ("a redirect to mailto:", site.url("/to-mailto")),
+            ("http://[::1/x", "http://[::1/x"),
+        ):
+            result = runner.invoke(cli.app, ["add", bad, site.url(harvest)], env=web_env)
+            saved = good_title in result.stdout
+            report(
+                saved and (result.exception is None or isinstance(result.exception, SystemExit)),
+                f"add: {label}, then a good page",
+                f"{_cli_outcome(result)}; good page saved: {saved}",
+            )
+        items = "".join(
+            f"<item><title>{title}</title><link>{link}</link></item>"
+            for title, link in (("Bad", site.url("/a/&#127;x")), ("Storm", site.url(storm)))
+        )
+        site.page(
+            "/bad-feed.xml",
+            f'<rss version="2.0"><channel>{items}</channel></rss>'.encode(),
+            "application/rss+xml",
+        )
+        feeds_env = {**web_env, "NEWSBOT_FEEDS__URLS": f'["{site.url("/bad-feed.xml")}"]'}
+        first = runner.invoke(cli.app, ["feeds"], env=feeds_env)
+        second = runner.invoke(cli.app, ["feeds"], env=feeds_env)
+        state = scratch / "data" / "feeds.json"
+        report(
+            first.exception is None and second.exception is None and state.exists(),
+            "feeds: an item link with &#127; (DEL), polled twice",
+            f"{_cli_outcome(first)}, then {_cli_outcome(second)}; feeds.json saved: {state.exists()}",
+        )
+
+        # item 11: an article over the corpus file limit (scaled: 490 kB page, 200 kB file limit)
+        paragraphs = "".join(
+            "<p>" + " ".join(f"p{j}w{i}" for i in range(8000)) + "</p>" for j in range(8)
+        )  # each different: identical paragraphs would be kept once
+        site.page("/huge", f"<html><body><article><h1>Huge</h1>{paragraphs}</article></body></html>".encode())
+        result = runner.invoke(
+            cli.app, ["add", site.url("/huge")], env={**web_env, "NEWSBOT_INDEX__MAX_FILE_BYTES": "200000"}
+        )
+        said_added = "added: Huge" in result.stdout
+        skipped = "huge-" in result.stdout.split("index: ")[-1]  # named in the reindex's skipped list
+        report(
+            not said_added and result.exit_code != 0,
+            f"add: a {len(site.routes['/huge'][2]) // 1000} kB page, file limit 200 kB",
+            f"{_cli_outcome(result)}; said added: {said_added}; then skipped by the index: {skipped}",
+        )
+
+    # item 3: a nested gzip bomb, fetched in a child process whose peak memory is measured
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1 << 20)
+    inner_body = b"".join(inner.compress(zeros) for _ in range(1024)) + inner.flush()  # 1 GiB of zeros
+    outer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = outer.compress(inner_body) + outer.flush()
+    bombs = Site()
+    bombs.routes["/bomb"] = (200, {"Content-Type": "text/html", "Content-Encoding": "gzip, gzip"}, bomb)
+    bombs.routes["/robots.txt"] = (
+        200,
+        {"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+        inner_body,
+    )
+    bombs.page("/page", (ROOT / "tests" / "data" / "web" / "en-storm.html").read_bytes())
+    child = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from index.config import FetchSettings\n"
+        "from index.web.fetcher import Fetcher\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        "    Fetcher(FetchSettings(allow_private=True)).get(sys.argv[1]); outcome = 'fetched'\n"
+        "except Exception as exc:\n"
+        "    outcome = str(exc)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "rss = int(status.split()[0]) // 1024  # this process's own peak (ru_maxrss counts the parent's)\n"
+        "print(f'{rss} {time.perf_counter() - start:.1f} {outcome}')\n"
+    )
+    with serve(bombs):
+        for path, label, refused in (
+            ("/bomb", f"Content-Encoding: gzip, gzip ({len(bomb):,} bytes)", True),
+            ("/page", f"robots.txt of gzip, 1 GiB of zeros ({len(inner_body):,} bytes)", False),
+        ):
+            ran = subprocess.run(
+                [sys.executable, "-c", child, bombs.url(path)], capture_output=True, text=True, timeout=300
+            )
+            rss_text, seconds_text, outcome = [*ran.stdout.strip().split(" ", 2), "", "", ""][:3]
+            rss = int(rss_text) if rss_text.isdigit() else -1
+            report(
+                0 <= rss < 300 and (outcome != "fetched") is refused,
+                label,
+                f"peak {rss} MB in {seconds_text} s: {(outcome or ran.stderr.strip()[-80:])[:70]}",
+            )
+
+    # item 7: robots.txt behind a redirect, over 500 KB, answering 503
+    disallow = b"User-agent: *\nDisallow: /\n"
+    for label, routes in (
+        (
+            "robots.txt behind a redirect (Disallow: /)",
+            {
+                "/robots.txt": (301, {"Location": "/real-robots.txt"}, b""),
+                "/real-robots.txt": (200, {}, disallow),
+            },
+        ),
+        (
+            "robots.txt of 600 kB (Disallow: / first)",
+            {"/robots.txt": (200, {}, disallow + b"# x\n" * 150_000)},
+        ),
+        ("robots.txt answers HTTP 503", {"/robots.txt": (503, {}, b"busy")}),
+    ):
+        robots_site = Site(routes=dict(routes))
+        robots_site.page("/page", (ROOT / "tests" / "data" / "web" / "en-storm.html").read_bytes())
+        with serve(robots_site), Fetcher(FetchSettings(allow_private=True)) as fetcher:
+            try:
+                fetcher.get(robots_site.url("/page"))
+                outcome = "fetched"
+            except NewsbotError as exc:
+                outcome = str(exc).split(": ", 1)[-1]
+        report(outcome != "fetched" and not robots_site.asked("/page"), label, outcome[:80])
+
+    # item 6: one deadline per link and per feed poll, whatever the server trickles (TIMEOUT=2)
+    slow = saved_site()
+    slow.page("/robots.txt", b"User-agent: *\nAllow: /\n" + b"#" * 100, "text/plain")
+    slow.trickle = {"/robots.txt": 1.5, storm: 1.5}
+    with serve(slow), Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher:
+        started = time.perf_counter()
+        try:
+            fetcher.get(slow.url(storm))
+            outcome = "fetched"
+        except NewsbotError as exc:
+            outcome = str(exc)
+        seconds = time.perf_counter() - started
+    report(seconds < 2.5, "trickled robots.txt and page, TIMEOUT=2", f"{seconds:.1f} s: {outcome[-60:]}")
+    feed_site = saved_site()
+    links = [f"/story/{i}" for i in range(5)]
+    feed_items = "".join(
+        f"<item><title>{i}</title><link>{link}</link></item>" for i, link in enumerate(links)
+    )
+    feed_site.page(
+        "/slow-feed.xml",
+        f'<rss version="2.0"><channel>{feed_items}</channel></rss>'.encode(),
+        "application/rss+xml",
+    )
+    for link in links:
+        feed_site.page(link, (ROOT / "tests" / "data" / "web" / "en-storm.html").read_bytes())
+        feed_site.trickle[link] = 1.5
+    with serve(feed_site), Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher:
+        started = time.perf_counter()
+        polled = poll_feeds(
+            [feed_site.url("/slow-feed.xml")],
+            fetcher,
+            scratch / "slow-corpus",
+            FeedState(scratch / "slow.json"),
+        )
+        seconds = time.perf_counter() - started
+    report(
+        seconds < 2.5,
+        "a feed of 5 trickling items, TIMEOUT=2",
+        f"{seconds:.1f} s, {len(polled.failed)} items failed, to be tried next poll",
+    )
+
+    # item 8: IPv6 addresses that carry a private IPv4 address
+    for label, address in (
+        ("NAT64 64:ff9b::10.0.0.1", "64:ff9b::a00:1"),
+        ("6to4 2002:7f00:1:: (127.0.0.1)", "2002:7f00:1::"),
+        ("IPv4-compatible ::127.0.0.1", "::127.0.0.1"),
+        ("site-local fec0::1", "fec0::1"),
+    ):
+        refused = refused_address(address)
+        report(refused, f"address {label}", "refused" if refused else "allowed")
+
+    # item 13: what newsbot loads comes with a plain install, even by a pip that drops extras of extras
+    from tests.index.web.dependencies import not_brought_by_a_plain_install
+
+    missing = not_brought_by_a_plain_install()
+    report(
+        not missing,
+        "install by pip 23.2 (drops extras of extras)",
+        f"missing: {', '.join(missing)}" if missing else "every module newsbot loads is brought",
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ class Newsbot:
         self._server: LocalModelServer | None = None
         self._client: ChatClient | None = None
         self._lock = threading.Lock()
+        # Web links are fetched outside the index lock: a slow site holds up only other web fetches.
+        self._index_lock = threading.Lock()
+        self._web_lock = threading.Lock()
         self._robots: dict[str, tuple[RobotFileParser | None, float]] = {}  # per site, kept between fetches
         self._support: SupportChecker | None = None
         # Evidence sentences recur from question to question: each is embedded once per model.
@@ -101,7 +104,8 @@ class Newsbot:
 
     def reindex(self, *, rebuild: bool = False) -> ReindexReport:
         progress = self._progress() if self._progress is not None else None
-        report = reindex(self.settings.index, self.embedder, rebuild=rebuild, progress=progress)
+        with self._index_lock:
+            report = reindex(self.settings.index, self.embedder, rebuild=rebuild, progress=progress)
         if rebuild:
             self._store = self._retriever = None
         return report
@@ -137,14 +141,14 @@ class Newsbot:
         from index.web.fetcher import Fetcher
         from index.web.ingest import add_links
 
-        state = FeedState(self.settings.index.data_dir / FEED_STATE)
-        with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
+        with self._web_lock, Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
             report = add_links(
                 urls,
                 fetcher,
                 self.settings.index.corpus_dir,
-                state=state,
+                state=FeedState(self.settings.index.data_dir / FEED_STATE),
                 max_items=self.settings.feeds.max_items,
+                max_file_bytes=self.settings.index.max_file_bytes,
             )
         return report, self.reindex() if report.changed else None
 
@@ -154,14 +158,14 @@ class Newsbot:
         from index.web.fetcher import Fetcher
         from index.web.ingest import poll_feeds
 
-        state = FeedState(self.settings.index.data_dir / FEED_STATE)
-        with Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
+        with self._web_lock, Fetcher(self.settings.fetch, robots=self._robots) as fetcher:
             report = poll_feeds(
                 self.settings.feeds.urls,
                 fetcher,
                 self.settings.index.corpus_dir,
-                state,
+                FeedState(self.settings.index.data_dir / FEED_STATE),
                 max_items=self.settings.feeds.max_items,
+                max_file_bytes=self.settings.index.max_file_bytes,
             )
         return report, self.reindex() if report.changed else None
 

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 for web-article tests and benchmarks: saved pages, a feed, robots.txt.
 
 Routes map a path to (status, headers, body); every request's path and headers are recorded.
-The feed route answers conditional GETs (ETag / Last-Modified → 304) like a real server.
+The feed route answers conditional GETs (ETag / Last-Modified → 304) like a real server. A path in
+``trickle`` sends its body one byte at a time, that many seconds apart (a slow or hostile server).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Site:
     base: str = ""
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    trickle: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -70,7 +72,7 @@ def serve(site: Site) -> Iterator[Site]:
                 and etag
                 and (
                     headers.get("if-none-match") == etag
-                    or headers.get("if-modified-since") == extra.get("Last-Modified")
+                    or headers.get("if-modified-since", "-") == extra.get("Last-Modified")
                 )
             ):
                 status, body = 304, b""
@@ -79,17 +81,31 @@ def serve(site: Site) -> Iterator[Site]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            pause = site.trickle.get(self.path.split("?")[0])
+            if pause is None:
+                self.wfile.write(body)
+                return
+            try:
+                for byte in body:
+                    if stopping.wait(pause):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                pass
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
+    stopping = threading.Event()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True  # a trickling answer never holds up the end of the block
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield site
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()

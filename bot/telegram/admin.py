@@ -158,9 +158,9 @@ class AdminHandlers:
         lang = user_language(user.language_code)
         urls = message_links(message)[:_MAX_LINKS]
         await message.reply_text(self._texts.say("links_started", lang, count=len(urls)))
-        async with self._index_lock:
-            await message.reply_chat_action(ChatAction.TYPING)
-            report, reindexed = await asyncio.to_thread(self._backend.add_links, urls)
+        await message.reply_chat_action(ChatAction.TYPING)
+        # Not under the index lock: the backend fetches first and takes its own lock to index.
+        report, reindexed = await asyncio.to_thread(self._backend.add_links, urls)
         logger.info("Links from admin %s: %s", user.id, report.summary())
         lines = [f"+ {saved.title} ({saved.status})" for saved in report.saved]
         lines += [f"✗ {reason}" for _, reason in report.failed]
@@ -175,12 +175,14 @@ class AdminHandlers:
         if self._index_lock.locked():
             logger.info("Feed poll skipped: the index is being written; next time")
             return
-        async with self._index_lock:
-            try:
-                report, reindexed = await asyncio.to_thread(self._backend.poll_feeds)
-            except NewsbotError as exc:
-                logger.warning("Feed poll failed: %s", exc)
-                return
+        try:  # not under the index lock either: the backend fetches first and takes its own lock to index
+            report, reindexed = await asyncio.to_thread(self._backend.poll_feeds)
+        except NewsbotError as exc:
+            logger.warning("Feed poll failed: %s", exc)
+            return
+        except Exception:  # one bad poll must not fail every later one with it
+            logger.exception("Feed poll failed")
+            return
         for url, reason in report.failed:
             logger.warning("Feed poll: %s", reason if url in reason else f"{url}: {reason}")
         logger.info("Feed poll: %s%s", report.summary(), f"; {reindexed.summary()}" if reindexed else "")

@@ -55,8 +55,15 @@ def feed_items(body: bytes, url: str) -> list[FeedItem]:
         if not link:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        date = dt.date(*stamp[:3]).isoformat() if stamp else None
-        items.append(FeedItem(urljoin(url, link.strip()), entry.get("title"), date))
+        try:
+            date = dt.date(*stamp[:3]).isoformat() if stamp else None
+        except (TypeError, ValueError):  # a year 0 or a month 13: no date rather than no item
+            date = None
+        try:
+            link = urljoin(url, link.strip())
+        except ValueError:  # a malformed link (http://[::1/x) fails alone, with its reason, when fetched
+            link = link.strip()
+        items.append(FeedItem(link, entry.get("title"), date))
     return items
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,3 +112,58 @@ def test_no_poll_is_scheduled_when_it_is_off(tmp_path: Path, backend: WebBackend
     settings.feeds.urls = ["https://example.com/rss.xml"]
     app = build_application(settings, backend)
     assert app.job_queue is None or not app.job_queue.jobs()
+
+
+async def test_a_feed_poll_that_raises_anything_is_logged_and_the_next_one_runs(
+    tmp_path: Path,
+    api: BotAPI,  # noqa: F811
+    backend: WebBackend,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(tmp_path)
+    settings.feeds.urls = ["https://example.com/rss.xml"]
+    settings.feeds.poll_minutes = 15
+    failures = iter([ValueError("Invalid IPv6 URL")])
+
+    def poll() -> tuple[WebReport, ReindexReport | None]:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return WebBackend.poll_feeds(backend)
+
+    backend.poll_feeds = poll  # type: ignore[method-assign]
+    app = build_application(settings, backend)
+    assert app.job_queue is not None
+    (job,) = app.job_queue.jobs()
+    async with app:
+        await job.run(app)
+        await job.run(app)
+    (failed,) = [r for r in caplog.records if r.getMessage() == "Feed poll failed"]
+    assert failed.exc_info is not None and "Invalid IPv6 URL" in str(failed.exc_info[1])
+    assert len(backend.polls) == 1
+
+
+async def test_an_admins_slow_links_do_not_hold_up_a_reindex(
+    tmp_path: Path,
+    api: BotAPI,  # noqa: F811
+    backend: WebBackend,
+) -> None:
+    fetching = threading.Event()
+    release = threading.Event()
+    add_links = backend.add_links
+
+    def slow(urls: Sequence[str]) -> tuple[WebReport, ReindexReport | None]:
+        fetching.set()
+        assert release.wait(10), "the test never let the links finish"
+        return add_links(urls)
+
+    backend.add_links = slow  # type: ignore[method-assign]
+    app = build_application(make_settings(tmp_path), backend)
+    async with app:
+        links = asyncio.create_task(feed(app, _links_update("https://example.com/storm", ADMIN)))
+        await asyncio.to_thread(fetching.wait, 5)
+        await asyncio.wait_for(feed(app, message_update("/reindex", chat_id=ADMIN, user_id=ADMIN)), 3)
+        assert backend.reindexed == 1 and not links.done()
+        release.set()
+        await links
+    assert backend.links == [["https://example.com/storm"]]
