@@ -4,9 +4,16 @@ The collection records the embedding model and dimension; opening it with
 another embedder raises ``IndexMismatch``. Each chunk carries a
 ``ChunkMetadata``: its article's id and fingerprint, and the number of chunks
 that article has, so a half-written article (a reindex killed mid-way) is
-recognisable and finished next time. A ``generation`` counter in the collection
-metadata moves on every change so long-running readers know when to refresh
-their keyword index.
+recognisable and finished next time.
+
+Readers see one generation at a time. The collection's ``generation`` is the
+last one a reindex finished; a reindex writes its chunks marked with the next
+one (``written_in``) and marks the chunks it replaces or removes
+(``removed_in``) instead of deleting them, then moves ``generation`` on in one
+metadata write and only then deletes what it marked. A reader (``snapshot``)
+keeps the chunks visible at the generation it read, so while a reindex runs it
+goes on seeing the old index whole, and sees the new one only once it is
+complete; a generation that moved on while it read makes it read again.
 
 One interface, Chroma's own collection API, for every operation. llama-index's
 ``ChromaVectorStore`` covers only adding nodes and a top-k query; everything
@@ -26,8 +33,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,11 +47,37 @@ from index.config import IndexSettings
 from index.embed.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
-from index.store.client import connect, forget_client, storage_errors
+from index.store.client import connect, forget_client, local_client, storage_errors
 
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
+_SNAPSHOT_ATTEMPTS = 6
+_RETIRE_BATCH = 500
+WRITTEN_IN = "written_in"
+"""Chunk metadata: the generation whose reindex wrote the chunk (none: written before generations were kept)."""
+REMOVED_IN = "removed_in"
+"""Chunk metadata: the generation from which the chunk is replaced or removed (deleted once it is in force)."""
+_WRITING: set[Path] = set()
+"""Data dirs this process holds the write lock of."""
+PENDING = "pending"
+"""Collection metadata: the generation a reindex is writing (0: none); a killed reindex leaves it set."""
+
+
+def visible(metadata: Mapping[str, Any], generation: int) -> bool:
+    """Whether a chunk belongs to the index as it stands at ``generation``."""
+    written = int(metadata.get(WRITTEN_IN) or 0)
+    removed = int(metadata.get(REMOVED_IN) or 0)
+    return written <= generation and not 0 < removed <= generation
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every chunk visible at one generation, read whole: what a reader keeps until the next one is complete."""
+
+    generation: int
+    chunks: dict[str, tuple[str, ChunkMetadata]]
+    vectors: dict[str, Sequence[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,14 +125,21 @@ class Store:
         with self._guard():
             return int(self.collection.count())
 
-    @property
-    def generation(self) -> int:
-        """Moves on with every change to the collection; cheap to poll."""
+    def _metadata(self) -> dict[str, Any]:
         try:
-            metadata = self.client.get_collection(self.collection.name).metadata or {}
+            return dict(self.client.get_collection(self.collection.name).metadata or {})
         except Exception as exc:  # the server went away between calls
             raise StoreUnavailable(f"cannot read the index at {self.location}: {exc}") from exc
-        return int(metadata.get("generation", 0))
+
+    @property
+    def generation(self) -> int:
+        """The generation readers see: moves on when a reindex that changed something finishes; cheap to poll."""
+        return int(self._metadata().get("generation", 0))
+
+    @property
+    def pending(self) -> int:
+        """The generation a reindex is writing, 0 when none is (a killed reindex leaves it set)."""
+        return int(self._metadata().get(PENDING, 0))
 
     def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
         """The collection read a page at a time, so a large index is not held in memory at once."""
@@ -112,18 +153,78 @@ class Store:
             offset += len(page["ids"])
 
     def iter_chunks(self) -> Iterator[tuple[str, str, ChunkMetadata]]:
-        """Every stored chunk as (id, text, metadata)."""
-        for page in self._pages(["documents", "metadatas"]):
+        """Every chunk of the index as it stands (its current generation) as (id, text, metadata)."""
+        for chunk_id, (text, metadata) in self.snapshot().chunks.items():
+            yield chunk_id, text, metadata
+
+    def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
+        """Every chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
+        yield from (self.snapshot(vectors=True).vectors or {}).items()
+
+    def snapshot(self, *, vectors: bool = False) -> Snapshot:
+        """The chunks (and, with ``vectors``, their embeddings) visible at the current generation, read whole.
+
+        Read by ids, so a reindex writing meanwhile neither shifts the pages nor shows its new chunks;
+        read again when the generation moved on meanwhile, or when Chroma, reading while another
+        process writes, cannot find a vector it has just listed (with a fresh client: its own is stale).
+        """
+        for attempt in range(_SNAPSHOT_ATTEMPTS):
+            generation = self.generation
+            try:
+                with self._guard():
+                    found = self._read_snapshot(generation, vectors=vectors)
+            except NewsbotError:
+                raise
+            except Exception as exc:
+                if attempt == _SNAPSHOT_ATTEMPTS - 1:
+                    raise StoreUnavailable(
+                        f"cannot read the index at {self.location} while it is being written ({exc}); "
+                        "try again when the reindex finishes"
+                    ) from exc
+                logger.info("reading the index again (%s: %s)", exc.__class__.__name__, exc)
+                self._reconnect()
+                time.sleep(0.05 * 2**attempt)
+                continue
+            if self.generation == generation:
+                return found
+            logger.info(
+                "the index moved on from generation %d while it was read: reading it again", generation
+            )
+        raise StoreUnavailable(
+            f"the index at {self.location} kept changing while it was read; try again when the reindex finishes"
+        )
+
+    def _read_snapshot(self, generation: int, *, vectors: bool) -> Snapshot:
+        ids = list(self.collection.get(include=[])["ids"])
+        chunks: dict[str, tuple[str, ChunkMetadata]] = {}
+        for start in range(0, len(ids), _GET_PAGE):
+            page = self.collection.get(ids=ids[start : start + _GET_PAGE], include=["documents", "metadatas"])
             for chunk_id, text, metadata in zip(
                 page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False
             ):
-                yield chunk_id, text, ChunkMetadata.from_dict(metadata)
-
-    def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
-        """Every stored chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
-        for page in self._pages(["embeddings"]):
+                if visible(metadata, generation):
+                    chunks[chunk_id] = (text or "", ChunkMetadata.from_dict(metadata))
+        if not vectors:
+            return Snapshot(generation, chunks)
+        held: dict[str, Sequence[float]] = {}
+        wanted = list(chunks)
+        for start in range(0, len(wanted), _GET_PAGE):
+            page = self.collection.get(ids=wanted[start : start + _GET_PAGE], include=["embeddings"])
             embeddings = page["embeddings"] if page["embeddings"] is not None else []
-            yield from zip(page["ids"], embeddings, strict=False)
+            held.update(zip(page["ids"], embeddings, strict=False))
+        return Snapshot(generation, {cid: chunks[cid] for cid in held}, held)
+
+    def _reconnect(self) -> None:
+        """A fresh client and collection: Chroma's in-process copy of the index can fall behind another writer."""
+        if self.data_dir is None or self.data_dir.resolve() in _WRITING:
+            return  # a server, or this very process writing: its client is never behind
+        forget_client(Path(self.location))
+        try:
+            client = local_client(Path(self.location))
+            self.client = client
+            self.collection = client.get_collection(self.collection.name, embedding_function=None)
+        except Exception as exc:  # the next attempt says what is wrong
+            logger.info("could not reconnect to %s: %s", self.location, exc)
 
     def article_states(self) -> dict[str, ArticleState]:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
@@ -196,39 +297,85 @@ class Store:
             for chunk_id, text, metadata, distance in rows
         ]
 
-    # -- writing -------------------------------------------------------------------------------
+    # -- writing (one process at a time, under ``write_lock``) ----------------------------------
 
-    def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        """Store an article's chunks, then drop any other version of it: readers never see it missing."""
+    def begin(self) -> int:
+        """Start writing the next generation and return it; marks a killed reindex left are undone first."""
+        generation = self.generation
         with self._guard():
-            self._write_article(article, chunks, vectors)
+            unfinished = self._ids_where({REMOVED_IN: {"$gt": generation}})
+            if unfinished:
+                self.collection.update(ids=unfinished, metadatas=[{REMOVED_IN: None} for _ in unfinished])
+            self._set_metadata({PENDING: generation + 1})
+        return generation + 1
 
-    def _write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        # A half-written earlier attempt at this very version is cleared first (no duplicates).
-        self.collection.delete(
-            where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
-        )
-        if chunks:
+    def discard_version(self, article_id: str, fingerprint: str) -> None:
+        """Delete the chunks of one version of an article (a half-written earlier attempt at it)."""
+        with self._guard():
+            self.collection.delete(where={"$and": [{"article_id": article_id}, {"fingerprint": fingerprint}]})
+
+    def add_chunks(
+        self, rows: Sequence[tuple[Article, Chunk, int]], vectors: Sequence[Vector], generation: int
+    ) -> None:
+        """Store chunks of several articles (each row: article, chunk, the article's chunk count) in one write.
+
+        They stay out of readers' sight until ``commit(generation)``.
+        """
+        if not rows:
+            return
+        with self._guard():
             self.collection.add(
-                ids=[f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for chunk in chunks],
+                ids=[
+                    f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for article, chunk, _ in rows
+                ],
                 embeddings=[list(vector) for vector in vectors],
-                documents=[chunk.text for chunk in chunks],
-                metadatas=[ChunkMetadata.of(article, chunk, len(chunks)).to_dict() for chunk in chunks],
+                documents=[chunk.text for _, chunk, _ in rows],
+                metadatas=[
+                    ChunkMetadata.of(article, chunk, n_chunks).to_dict() | {WRITTEN_IN: generation}
+                    for article, chunk, n_chunks in rows
+                ],
             )
-        self.collection.delete(
-            where={"$and": [{"article_id": article.id}, {"fingerprint": {"$ne": article.fingerprint}}]}
-        )
+
+    def retire(self, keep: Mapping[str, str | None], generation: int) -> None:
+        """Mark, from ``generation`` on, every chunk of these articles but those of the fingerprint kept (None: all)."""
+        articles = list(keep)
+        with self._guard():
+            for start in range(0, len(articles), _RETIRE_BATCH):
+                batch = articles[start : start + _RETIRE_BATCH]
+                page = self.collection.get(where={"article_id": {"$in": batch}}, include=["metadatas"])
+                ids = [
+                    chunk_id
+                    for chunk_id, metadata in zip(page["ids"], page["metadatas"] or [], strict=False)
+                    if metadata.get("fingerprint") != keep[str(metadata.get("article_id"))]
+                ]
+                if ids:
+                    self.collection.update(ids=ids, metadatas=[{REMOVED_IN: generation} for _ in ids])
+
+    def commit(self, generation: int) -> None:
+        """Put ``generation`` in force: one metadata write, after which readers see it whole."""
+        with self._guard():
+            self._set_metadata({"generation": generation, PENDING: 0})
+
+    def purge(self) -> None:
+        """Delete the chunks replaced or removed by a generation in force (no reader sees them any more)."""
+        generation = self.generation
+        with self._guard():
+            self.collection.delete(
+                where={"$and": [{REMOVED_IN: {"$gt": 0}}, {REMOVED_IN: {"$lte": generation}}]}
+            )
 
     def delete_article(self, article_id: str) -> None:
+        """Delete an article's chunks at once (readers see it go at their next read)."""
         with self._guard():
             self.collection.delete(where={"article_id": article_id})
 
-    def bump_generation(self) -> None:
-        metadata = dict(self.collection.metadata or {})
-        metadata["generation"] = int(metadata.get("generation", 0)) + 1
+    def _ids_where(self, where: dict[str, Any]) -> list[str]:
+        return list(self.collection.get(where=where, include=[])["ids"])
+
+    def _set_metadata(self, values: dict[str, Any]) -> None:
+        metadata = self._metadata() | values
         metadata.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
-        with self._guard():
-            self.collection.modify(metadata=metadata)
+        self.collection.modify(metadata=metadata)
 
 
 def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
@@ -324,7 +471,11 @@ def write_lock(settings: IndexSettings) -> Iterator[None]:
     lock = FileLock(str(settings.data_dir / "write.lock"), timeout=0)
     try:
         with lock:
-            yield
+            _WRITING.add(settings.data_dir.resolve())
+            try:
+                yield
+            finally:
+                _WRITING.discard(settings.data_dir.resolve())
     except Timeout as exc:
         raise IndexBusy(
             f"another process is writing the index ({settings.data_dir / 'write.lock'}); try again when it finishes"

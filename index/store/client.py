@@ -50,7 +50,7 @@ def connect(settings: IndexSettings) -> tuple[Any, str, Path | None]:
     path = settings.data_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        client = local_client(path)
     except Exception as exc:
         forget_client(path)
         translated = storage_error(exc, str(path), settings.data_dir)
@@ -60,6 +60,13 @@ def connect(settings: IndexSettings) -> tuple[Any, str, Path | None]:
             f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
         ) from exc
     return client, str(path), settings.data_dir
+
+
+def local_client(path: Path) -> Any:
+    """A client of the embedded Chroma in ``path`` (one per path and process: Chroma shares it)."""
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
 def storage_error(exc: BaseException, location: str, data_dir: Path | None) -> NewsbotError | None:
