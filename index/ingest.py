@@ -72,7 +72,8 @@ def reindex(
             follow_symlinks=settings.follow_symlinks,
             cache_path=settings.data_dir / ARTICLE_CACHE,
         )
-        states = _manifest_states(settings, store) or store.article_states()
+        recorded = _manifest_states(settings, store)
+        states = recorded or store.article_states()
 
         added: list[str] = []
         updated: list[str] = []
@@ -124,7 +125,8 @@ def reindex(
             )
             for article, chunks in todo
         }
-        _save_manifest(settings, store, final)
+        if recorded is None or changing or set(final) != set(recorded):
+            _save_manifest(settings, store, final)  # a no-change run leaves the one that vouched for it
 
     return ReindexReport(
         added=tuple(added),
