@@ -47,7 +47,7 @@ from index.config import IndexSettings
 from index.embed.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
-from index.store.client import connect, forget_client, local_client, storage_errors
+from index.store.client import connect, data_dir_fault, forget_client, local_client, storage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -467,16 +467,22 @@ def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
 @contextmanager
 def write_lock(settings: IndexSettings) -> Iterator[None]:
     """Only one process writes the index at a time; readers are never blocked."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise data_dir_fault(settings.data_dir, exc) from exc
     lock = FileLock(str(settings.data_dir / "write.lock"), timeout=0)
     try:
-        with lock:
-            _WRITING.add(settings.data_dir.resolve())
-            try:
-                yield
-            finally:
-                _WRITING.discard(settings.data_dir.resolve())
+        lock.acquire()
     except Timeout as exc:
         raise IndexBusy(
             f"another process is writing the index ({settings.data_dir / 'write.lock'}); try again when it finishes"
         ) from exc
+    except OSError as exc:
+        raise data_dir_fault(settings.data_dir, exc) from exc
+    _WRITING.add(settings.data_dir.resolve())
+    try:
+        yield
+    finally:
+        _WRITING.discard(settings.data_dir.resolve())
+        lock.release()
