@@ -6,14 +6,8 @@ another embedder raises ``IndexMismatch``. Each chunk carries a
 that article has, so a half-written article (a reindex killed mid-way) is
 recognisable and finished next time.
 
-Readers see one generation at a time. The collection's ``generation`` is the
-last one a reindex finished; a reindex writes its chunks marked with the next
-one (``written_in``) and marks the chunks it replaces or removes
-(``removed_in``) instead of deleting them, then moves ``generation`` on in one
-metadata write and only then deletes what it marked. A reader (``snapshot``)
-keeps the chunks visible at the generation it read, so while a reindex runs it
-goes on seeing the old index whole, and sees the new one only once it is
-complete; a generation that moved on while it read makes it read again.
+Readers see one generation at a time, the last one a reindex finished
+(:mod:`index.store.generations`).
 
 One interface, Chroma's own collection API, for every operation. llama-index's
 ``ChromaVectorStore`` covers only adding nodes and a top-k query; everything
@@ -48,36 +42,15 @@ from index.embed.embeddings import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
 from index.store.client import connect, data_dir_fault, forget_client, local_client, storage_errors
+from index.store.generations import PENDING, REMOVED_IN, WRITTEN_IN, Snapshot, read_visible
 
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
 _SNAPSHOT_ATTEMPTS = 6
 _RETIRE_BATCH = 500
-WRITTEN_IN = "written_in"
-"""Chunk metadata: the generation whose reindex wrote the chunk (none: written before generations were kept)."""
-REMOVED_IN = "removed_in"
-"""Chunk metadata: the generation from which the chunk is replaced or removed (deleted once it is in force)."""
 _WRITING: set[Path] = set()
 """Data dirs this process holds the write lock of."""
-PENDING = "pending"
-"""Collection metadata: the generation a reindex is writing (0: none); a killed reindex leaves it set."""
-
-
-def visible(metadata: Mapping[str, Any], generation: int) -> bool:
-    """Whether a chunk belongs to the index as it stands at ``generation``."""
-    written = int(metadata.get(WRITTEN_IN) or 0)
-    removed = int(metadata.get(REMOVED_IN) or 0)
-    return written <= generation and not 0 < removed <= generation
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Every chunk visible at one generation, read whole: what a reader keeps until the next one is complete."""
-
-    generation: int
-    chunks: dict[str, tuple[str, ChunkMetadata]]
-    vectors: dict[str, Sequence[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +145,7 @@ class Store:
             generation = self.generation
             try:
                 with self._guard():
-                    found = self._read_snapshot(generation, vectors=vectors)
+                    found = read_visible(self.collection, generation, vectors=vectors)
             except NewsbotError:
                 raise
             except Exception as exc:
@@ -193,26 +166,6 @@ class Store:
         raise StoreUnavailable(
             f"the index at {self.location} kept changing while it was read; try again when the reindex finishes"
         )
-
-    def _read_snapshot(self, generation: int, *, vectors: bool) -> Snapshot:
-        ids = list(self.collection.get(include=[])["ids"])
-        chunks: dict[str, tuple[str, ChunkMetadata]] = {}
-        for start in range(0, len(ids), _GET_PAGE):
-            page = self.collection.get(ids=ids[start : start + _GET_PAGE], include=["documents", "metadatas"])
-            for chunk_id, text, metadata in zip(
-                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False
-            ):
-                if visible(metadata, generation):
-                    chunks[chunk_id] = (text or "", ChunkMetadata.from_dict(metadata))
-        if not vectors:
-            return Snapshot(generation, chunks)
-        held: dict[str, Sequence[float]] = {}
-        wanted = list(chunks)
-        for start in range(0, len(wanted), _GET_PAGE):
-            page = self.collection.get(ids=wanted[start : start + _GET_PAGE], include=["embeddings"])
-            embeddings = page["embeddings"] if page["embeddings"] is not None else []
-            held.update(zip(page["ids"], embeddings, strict=False))
-        return Snapshot(generation, {cid: chunks[cid] for cid in held}, held)
 
     def _reconnect(self) -> None:
         """A fresh client and collection: Chroma's in-process copy of the index can fall behind another writer."""
