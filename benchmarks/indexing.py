@@ -1,6 +1,6 @@
 """Indexing benchmarks: throughput of `reindex --rebuild` vs the embedding calls alone, and incremental cost.
 
-Run: .venv/bin/python benchmarks/indexing.py [--articles 1000]
+Run: .venv/bin/python benchmarks/indexing.py [--articles 1000] [--small-files 20000]
 Prints figures; asserts nothing. Works in a scratch folder, never touches corpus/ or the real index.
 """
 
@@ -118,13 +118,53 @@ def incremental(scratch: Path, count: int) -> None:
     print(f"no-change / rebuild = {nochange_s / rebuild_s:.2f}, add-one / rebuild = {add_s / rebuild_s:.2f}")
 
 
+class InstantEmbedder:
+    """An embedder that costs nothing: what is left is the pipeline's own cost per file and chunk."""
+
+    model_name = "bench/instant"
+    dim = 8
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, *[0.0] * (self.dim - 1)] for _ in texts]
+
+    embed_queries = embed_passages
+
+
+def small_files(scratch: Path, count: int) -> None:
+    """``count`` one-paragraph files with an instant embedder: the cost per file (issue #19: ≤ 2 min, no-change ≤ 3 s)."""
+    corpus = scratch / "small"
+    corpus.mkdir(parents=True)
+    for i in range(count):
+        (corpus / f"note-{i:05d}.txt").write_text(
+            f"Note {i}\n\nThe district council {i} met on Monday and approved the budget for the year.",
+            encoding="utf-8",
+        )
+    settings = IndexSettings(corpus_dir=corpus, data_dir=scratch / "small-index")
+    embedder = InstantEmbedder()
+    started = time.perf_counter()
+    first = reindex(settings, embedder)
+    first_s = time.perf_counter() - started
+    started = time.perf_counter()
+    again = reindex(settings, embedder)
+    again_s = time.perf_counter() - started
+    print(f"== {count} small files, instant embedder ==")
+    print(f"first reindex:     {first_s:.1f} s  ({first.summary()})")
+    print(f"no-change reindex: {again_s:.2f} s  ({again.summary()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--small-files", type=int, default=0, help="Only time indexing this many tiny files (e.g. 20000)."
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
     try:
+        if args.small_files:
+            small_files(scratch, args.small_files)
+            return
         if not args.skip_throughput:
             throughput(scratch)
         incremental(scratch, args.articles)

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.errors import ArticleNotFound
 from bot.models import Answer, Turn
 from bot.terminal import (
+    SafeFormatter,
     err,
     out,
     print_answer,
@@ -37,6 +38,7 @@ from bot.terminal import (
     print_stats,
     print_web,
     progress,
+    safe,
     stream_answer,
 )
 from index.errors import NewsbotError
@@ -85,6 +87,7 @@ def _settings(**overrides: dict[str, Any] | None) -> Settings:
     return settings
 
 
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 LIBRARY_LOGGERS = (
     "httpx",
     "httpcore",
@@ -108,7 +111,10 @@ def configure_logging(level: str) -> None:
     """
     from index.remote.retries import route_retry_logs
 
-    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # ours, not a test's capture: names in it are escaped
+            handler.setFormatter(SafeFormatter(LOG_FORMAT))
     logging.getLogger().setLevel(level.upper())  # basicConfig leaves a configured root alone
     import bm25s  # noqa: F401  (it sets its own logger to DEBUG when imported: import first, then quiet it)
 
@@ -151,7 +157,7 @@ def reindex(
     with _errors():
         report = _newsbot(_settings()).reindex(rebuild=rebuild)
         print_skipped(report)
-        out.print(report.summary())
+        out.print(safe(report.summary()))
 
 
 @app.command()

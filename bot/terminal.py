@@ -3,13 +3,21 @@
 Results go to standard output, everything else (progress, warnings, the
 per-question eval lines) to standard error, so `--json` output stays pure.
 Markup is off: paths, titles and error texts may hold "[/bold]" and must
-print as they are.
+print as they are. Control characters are not printed as they are: a file
+named with an escape sequence, a line break or a right-to-left override would
+drive the terminal, forge an output line or disguise itself, so every name,
+title, path and message shows them escaped (``safe``: "\x1b", "\n",
+"\u202e"), as do the log lines (``SafeFormatter``).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -31,6 +39,33 @@ from index.models import Article, ArticleInfo, Chunk, IndexStats, ReindexReport,
 
 if TYPE_CHECKING:  # imported by the commands that need them: `--help` stays quick
     from bot.service import Newsbot
+
+# C0 and C1 controls, line and paragraph separators, and the bidirectional controls (U+061C, U+200E/F,
+# U+202A-E, U+2066-9), which reorder what follows them on the line.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def safe(text: object, *, lines: bool = False) -> str:
+    """``text`` with control characters shown escaped; ``lines`` keeps line breaks and tabs (an article's text)."""
+    return (_UNSAFE_BUT_LINES if lines else _UNSAFE).sub(_escaped, unicodedata.normalize("NFC", str(text)))
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines with control characters escaped: a file name in a warning cannot drive the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        formatted = super().format(record)
+        message, _, trace = formatted.partition("\nTraceback")
+        return safe(message) + (f"\nTraceback{trace}" if trace else "")
+
 
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -83,27 +118,30 @@ def progress(label: str = "embedding", unit: str = "chunks") -> Callable[[int, i
 
 
 def print_error(message: str) -> None:
-    err.print(f"[red]error:[/red] {escape(message)}", markup=True)
+    err.print(f"[red]error:[/red] {escape(safe(message))}", markup=True)
 
 
 def print_skipped(report: ReindexReport) -> None:
     for skipped in report.skipped:
-        err.print(f"[yellow]warning:[/yellow] {escape(str(skipped))}", markup=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(safe(skipped))}", markup=True)
 
 
 def print_web(report: WebReport, reindexed: ReindexReport | None) -> None:
     """What `add` or `feeds` saved and what failed, then the reindex it caused."""
     for saved in report.saved:
-        out.print(Text(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}"))
+        out.print(Text(safe(f"{saved.status}: {saved.title} — {saved.url} → {saved.path}")))
     for url, reason in report.failed:
         err.print(
-            f"[yellow]failed:[/yellow] {escape(reason if url in reason else f'{url}: {reason}')}", markup=True
+            f"[yellow]failed:[/yellow] {escape(safe(reason if url in reason else f'{url}: {reason}'))}",
+            markup=True,
         )
     if reindexed is not None:
         print_skipped(reindexed)
     out.print(
-        report.summary()
-        + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged")
+        safe(
+            report.summary()
+            + (f"; index: {reindexed.summary()}" if reindexed is not None else "; index unchanged")
+        )
     )
 
 
@@ -116,32 +154,34 @@ def print_stats(info: IndexStats) -> None:
     out.print(f"languages:       {languages}")
     out.print(f"dates:           {dates}")
     out.print(f"embedding model: {info.embedding_model} ({info.embedding_dim}-d)")
-    out.print(f"store:           {info.location}")
+    out.print(f"store:           {safe(info.location)}")
     out.print(f"size:            {size}")
 
 
 def print_article(article: Article, chunks: Sequence[Chunk]) -> None:
     """An article as indexed: metadata, what cleaning removed, the cleaned text chunk by chunk."""
-    out.print(Text(article.title, style="bold"))
+    out.print(Text(safe(article.title), style="bold"))
     for key in ("id", "path", "language", "date", "url", "source", "encoding", "fingerprint"):
-        out.print(f"{key + ':':13}{getattr(article, key) or '-'}")
+        out.print(f"{key + ':':13}{safe(getattr(article, key) or '-')}")
     if article.removed:
         out.print("\n[bold]removed before chunking[/bold]", markup=True)
         for removal in article.removed:
             snippet = " ".join(removal.text.split())
-            out.print(f"  - {removal.reason}: {snippet[:100]}{'…' if len(snippet) > 100 else ''}")
+            out.print(safe(f"  - {removal.reason}: {snippet[:100]}{'…' if len(snippet) > 100 else ''}"))
     out.print(f"\n[bold]{len(chunks)} chunks[/bold]", markup=True)
     for chunk in chunks:
         out.print(
             f"\n[cyan]── chunk {chunk.position} · chars {chunk.start}–{chunk.end} ──[/cyan]", markup=True
         )
-        out.print(Text(chunk.text))
+        out.print(Text(safe(chunk.text, lines=True)))
 
 
 def print_sources(articles: Sequence[ArticleInfo]) -> None:
     for info in articles:
         out.print(
-            Text(f"{info.id}  [{info.language}] {info.title}" + (f" ({info.date})" if info.date else ""))
+            Text(
+                safe(f"{info.id}  [{info.language}] {info.title}" + (f" ({info.date})" if info.date else ""))
+            )
         )
 
 
@@ -149,8 +189,18 @@ def print_answer(answer: Answer, bot: Newsbot) -> None:
     """The answer, then its list of sources in the answer's language."""
     from bot.checks.citations import format_sources
 
-    sources = format_sources(answer.sources, answer.language, bot.prompts)
-    out.print(Text(answer.text + (f"\n\n{sources}" if sources else "")))
+    shown = [
+        replace(
+            source,
+            article_id=safe(source.article_id),
+            title=safe(source.title),
+            url=safe(source.url) if source.url else None,
+            date=safe(source.date) if source.date else None,
+        )
+        for source in answer.sources
+    ]
+    sources = format_sources(shown, answer.language, bot.prompts)
+    out.print(Text(safe(answer.text, lines=True) + (f"\n\n{sources}" if sources else "")))
 
 
 def stream_answer(bot: Newsbot, question: str, history: tuple[Turn, ...]) -> Answer:
@@ -160,7 +210,7 @@ def stream_answer(bot: Newsbot, question: str, history: tuple[Turn, ...]) -> Ans
 
         def on_token(delta: str) -> None:
             shown.append(delta)
-            live.update(Text("".join(shown)))
+            live.update(Text(safe("".join(shown), lines=True)))
 
         result = bot.answer(question, history, on_token=on_token)
     print_answer(result, bot)

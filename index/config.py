@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class IndexSettings(BaseModel):
@@ -42,6 +43,26 @@ class IndexSettings(BaseModel):
         description="Index files reached through symbolic links, as long as they stay inside the corpus "
         "folder (links out of it are never followed).",
     )
+    allow_any_corpus_dir: bool = Field(
+        False,
+        description="Allow a corpus folder that is refused by default: /, the home folder, a system folder "
+        "(/usr, /etc, /tmp…) or one holding the data dir.",
+    )
+
+    @model_validator(mode="after")
+    def _corpus_dir_is_a_corpus(self) -> IndexSettings:
+        """Refuse to index /, the home folder, a system folder, or a folder holding the index itself."""
+        if self.allow_any_corpus_dir:
+            return self
+        problem = corpus_dir_problem(self.corpus_dir, self.data_dir)
+        if problem:
+            raise PydanticCustomError(
+                "unsafe_corpus_dir",
+                "the corpus folder NEWSBOT_INDEX__CORPUS_DIR={corpus_dir} is {problem}: point it at the folder "
+                "of articles, or set NEWSBOT_INDEX__ALLOW_ANY_CORPUS_DIR=true",
+                {"corpus_dir": str(self.corpus_dir), "problem": problem},
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -50,6 +71,62 @@ class IndexSettings(BaseModel):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
             )
         return self
+
+
+SYSTEM_FOLDERS = frozenset(
+    Path(p)
+    for p in (
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/snap",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/var/tmp",
+        "/Applications",
+        "/Library",
+        "/System",
+        "/Users",
+        "/Volumes",
+        "/private",
+    )
+)
+"""Folders that hold a system, not articles: never a corpus (their subfolders may be)."""
+
+
+def corpus_dir_problem(corpus_dir: Path, data_dir: Path) -> str | None:
+    """Why ``corpus_dir`` is no folder of articles (the root, home, a system folder, one holding the index), or None."""
+    try:
+        corpus = corpus_dir.expanduser().resolve()
+        data = data_dir.expanduser().resolve()
+        home = Path.home().resolve()
+    except (OSError, RuntimeError):  # no home folder known, a link loop: the path checks below still hold
+        corpus, data, home = corpus_dir.absolute(), data_dir.absolute(), None
+    if corpus == Path(corpus.anchor):
+        return "the root of the file system"
+    if corpus == home:
+        return "the home folder"
+    if corpus in SYSTEM_FOLDERS:
+        return "a system folder"
+    if data == corpus or corpus in data.parents:
+        return f"a folder holding the data dir ({data_dir})"
+    return None
 
 
 class EmbeddingSettings(BaseModel):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.answering.answerability import AnswerabilityModel, Signals, features, is_headline
 from bot.answering.questions import answer_kind, kind_bonus, question_terms, words
+from bot.checks.injection import addresses_reader
 from bot.checks.sentences import split_sentences
 from bot.models import Passage, Source
 from index.embed.base import Embedder, cosine
@@ -121,7 +122,7 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
         relative = passage.score / top_score if top_score > 0 else 0.0
         prior = 0.5 / (1 + rank) + 0.5 * max(relative, 0.0)
         for position, sentence in enumerate(split_sentences(passage.text)):
-            if _is_fragment(sentence, first=position == 0):
+            if _is_fragment(sentence, first=position == 0) or addresses_reader(sentence):
                 continue
             key = _fingerprint(sentence)
             lead = 0.05 if position == 0 else 0.0  # news puts the gist first

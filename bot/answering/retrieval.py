@@ -52,6 +52,7 @@ import numpy as np
 from bot.config import RetrievalSettings
 from bot.models import Passage
 from index.embed.base import Embedder, Vector
+from index.errors import StoreUnavailable
 from index.models import ChunkMetadata
 from index.store.chroma import Hit, Store
 from index.store.keyword import KeywordHit, KeywordIndex
@@ -144,24 +145,47 @@ class Retriever:
         return min_score_for(self.settings, self.embedder.model_name)
 
     def _refresh(self) -> None:
-        generation = self.store.generation
+        """Hold the index's current generation (texts for BM25, embeddings for exact search) once it changed.
+
+        A reindex running meanwhile is not seen until it is complete (``Store.snapshot``); when the
+        index cannot be read whole, the generation already held goes on answering.
+        """
+        try:
+            generation = self.store.generation
+        except StoreUnavailable:
+            if self._generation is None:
+                raise
+            logger.warning(
+                "cannot check the index for changes; answering from generation %d", self._generation
+            )
+            return
         with self._lock:
             if generation == self._generation:
                 return
-            chunks = {cid: (text, meta) for cid, text, meta in self.store.iter_chunks()}
+            try:
+                # How many chunks there are decides whether their embeddings are held; a count that
+                # grew past the limit meanwhile only costs one read without them.
+                wanted = 0 < self.store.count() <= self.settings.exact_search_limit
+                snapshot = self.store.snapshot(vectors=wanted)
+            except StoreUnavailable as exc:
+                if self._generation is None:
+                    raise
+                logger.warning("%s; answering from generation %d", exc, self._generation)
+                return
+            chunks = snapshot.chunks
             self._keyword = KeywordIndex(list(chunks), [text for text, _ in chunks.values()])
             self._chunks = chunks
             self._vector_ids, self._vectors = [], None
-            if 0 < len(chunks) <= self.settings.exact_search_limit:
-                ids, vectors = zip(*self.store.iter_vectors(), strict=True)
-                matrix = np.asarray(vectors, dtype=np.float32)
+            if snapshot.vectors and len(chunks) <= self.settings.exact_search_limit:
+                ids = list(snapshot.vectors)
+                matrix = np.asarray([snapshot.vectors[i] for i in ids], dtype=np.float32)
                 norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                self._vector_ids, self._vectors = list(ids), matrix / np.maximum(norms, 1e-12)
-            self._generation = generation
+                self._vector_ids, self._vectors = ids, matrix / np.maximum(norms, 1e-12)
+            self._generation = snapshot.generation
             logger.info(
                 "keyword index rebuilt: %d chunks (generation %d, %s dense search)",
                 len(chunks),
-                generation,
+                snapshot.generation,
                 "exact" if self._vectors is not None else "approximate",
             )
 
@@ -182,7 +206,8 @@ class Retriever:
         with self._lock:
             ids, matrix, chunks = self._vector_ids, self._vectors, self._chunks
         if matrix is None:
-            return self.store.query(vector, k)
+            # Chroma's graph also holds what a running reindex is writing: only the generation held counts.
+            return [hit for hit in self.store.query(vector, k) if hit.chunk_id in chunks]
         query = np.asarray(vector, dtype=np.float32)
         similarities = matrix @ (query / max(float(np.linalg.norm(query)), 1e-12))
         top = np.argpartition(-similarities, k - 1)[:k] if len(ids) > k else np.arange(len(ids))

@@ -111,6 +111,10 @@ def build_application(
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, chat.question)
     )
+    # Last, in a group of its own: it answers only commands no handler registered anywhere knows.
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, chat.unknown_command), group=1
+    )
     _schedule_feeds(app, settings, admin)
     app.add_error_handler(chat.on_error)
     return app

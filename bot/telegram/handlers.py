@@ -13,11 +13,12 @@ import logging
 import re
 import secrets
 import weakref
+from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
 from bot.answering.questions import asks_something
 from bot.config import Settings
@@ -62,6 +63,19 @@ def _is_our_command(message: Message, username: str | None) -> bool:
         return False
     _, at, target = words[0].partition("@")
     return not at or (username is not None and target.lower() == username.lower())
+
+
+_SHOWN_COMMAND = 40
+"""Most characters of an unknown command repeated back."""
+
+
+def _known_command(application: Application[Any, Any, Any, Any, Any, Any], name: str) -> bool:
+    """Whether a command handler of ``application``, in any group, answers ``/name``."""
+    return any(
+        isinstance(handler, CommandHandler) and name.lower() in handler.commands
+        for handlers in application.handlers.values()
+        for handler in handlers
+    )
 
 
 def _is_group(update: Update) -> bool:
@@ -191,6 +205,26 @@ class ChatHandlers:
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():  # a double press shows the same page again
                 raise
+
+    async def unknown_command(self, update: Update, context: Context) -> None:
+        """A ``/command`` no handler of the bot knows: a short hint pointing at /help, in the user's language.
+
+        Registered in a group of its own after every other handler, it checks the application's command
+        handlers itself, so a command registered after it (or in another module) still wins. In a group
+        chat it speaks only when the command names this bot (``/foo@newsbot``): the others may be another bot's.
+        """
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None or not message.text or not message.text.startswith("/"):
+            return
+        if not _is_our_command(message, context.bot.username):
+            return
+        word = message.text.split(maxsplit=1)[0]
+        name, at, _ = word[1:].partition("@")
+        if (_is_group(update) and not at) or _known_command(context.application, name):
+            return
+        shown = word if len(word) <= _SHOWN_COMMAND else word[:_SHOWN_COMMAND] + "…"
+        lang = user_language(user.language_code)
+        await message.reply_text(self._texts.say("unknown_command", lang, command=shown))
 
     async def question(self, update: Update, context: Context) -> None:
         """A text message: answer it from the articles, streaming, with sources; remember the turn."""

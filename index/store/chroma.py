@@ -4,9 +4,10 @@ The collection records the embedding model and dimension; opening it with
 another embedder raises ``IndexMismatch``. Each chunk carries a
 ``ChunkMetadata``: its article's id and fingerprint, and the number of chunks
 that article has, so a half-written article (a reindex killed mid-way) is
-recognisable and finished next time. A ``generation`` counter in the collection
-metadata moves on every change so long-running readers know when to refresh
-their keyword index.
+recognisable and finished next time.
+
+Readers see one generation at a time, the last one a reindex finished
+(:mod:`index.store.generations`).
 
 One interface, Chroma's own collection API, for every operation. llama-index's
 ``ChromaVectorStore`` covers only adding nodes and a top-k query; everything
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,11 +41,16 @@ from index.config import IndexSettings
 from index.embed.base import Embedder, Vector
 from index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, NewsbotError, StoreUnavailable
 from index.models import Article, ArticleInfo, Chunk, ChunkMetadata, IndexStats
-from index.store.client import connect, forget_client, storage_errors
+from index.store.client import connect, data_dir_fault, forget_client, local_client, storage_errors
+from index.store.generations import PENDING, REMOVED_IN, WRITTEN_IN, Snapshot, read_visible
 
 logger = logging.getLogger(__name__)
 
 _GET_PAGE = 2000
+_SNAPSHOT_ATTEMPTS = 6
+_RETIRE_BATCH = 500
+_WRITING: set[Path] = set()
+"""Data dirs this process holds the write lock of."""
 
 
 @dataclass(frozen=True)
@@ -91,14 +98,21 @@ class Store:
         with self._guard():
             return int(self.collection.count())
 
-    @property
-    def generation(self) -> int:
-        """Moves on with every change to the collection; cheap to poll."""
+    def _metadata(self) -> dict[str, Any]:
         try:
-            metadata = self.client.get_collection(self.collection.name).metadata or {}
+            return dict(self.client.get_collection(self.collection.name).metadata or {})
         except Exception as exc:  # the server went away between calls
             raise StoreUnavailable(f"cannot read the index at {self.location}: {exc}") from exc
-        return int(metadata.get("generation", 0))
+
+    @property
+    def generation(self) -> int:
+        """The generation readers see: moves on when a reindex that changed something finishes; cheap to poll."""
+        return int(self._metadata().get("generation", 0))
+
+    @property
+    def pending(self) -> int:
+        """The generation a reindex is writing, 0 when none is (a killed reindex leaves it set)."""
+        return int(self._metadata().get(PENDING, 0))
 
     def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
         """The collection read a page at a time, so a large index is not held in memory at once."""
@@ -112,18 +126,58 @@ class Store:
             offset += len(page["ids"])
 
     def iter_chunks(self) -> Iterator[tuple[str, str, ChunkMetadata]]:
-        """Every stored chunk as (id, text, metadata)."""
-        for page in self._pages(["documents", "metadatas"]):
-            for chunk_id, text, metadata in zip(
-                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=False
-            ):
-                yield chunk_id, text, ChunkMetadata.from_dict(metadata)
+        """Every chunk of the index as it stands (its current generation) as (id, text, metadata)."""
+        for chunk_id, (text, metadata) in self.snapshot().chunks.items():
+            yield chunk_id, text, metadata
 
     def iter_vectors(self) -> Iterator[tuple[str, Sequence[float]]]:
-        """Every stored chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
-        for page in self._pages(["embeddings"]):
-            embeddings = page["embeddings"] if page["embeddings"] is not None else []
-            yield from zip(page["ids"], embeddings, strict=False)
+        """Every chunk's id and embedding as Chroma returns it (for an exact in-memory search)."""
+        yield from (self.snapshot(vectors=True).vectors or {}).items()
+
+    def snapshot(self, *, vectors: bool = False) -> Snapshot:
+        """The chunks (and, with ``vectors``, their embeddings) visible at the current generation, read whole.
+
+        Read by ids, so a reindex writing meanwhile neither shifts the pages nor shows its new chunks;
+        read again when the generation moved on meanwhile, or when Chroma, reading while another
+        process writes, cannot find a vector it has just listed (with a fresh client: its own is stale).
+        """
+        for attempt in range(_SNAPSHOT_ATTEMPTS):
+            generation = self.generation
+            try:
+                with self._guard():
+                    found = read_visible(self.collection, generation, vectors=vectors)
+            except NewsbotError:
+                raise
+            except Exception as exc:
+                if attempt == _SNAPSHOT_ATTEMPTS - 1:
+                    raise StoreUnavailable(
+                        f"cannot read the index at {self.location} while it is being written ({exc}); "
+                        "try again when the reindex finishes"
+                    ) from exc
+                logger.info("reading the index again (%s: %s)", exc.__class__.__name__, exc)
+                self._reconnect()
+                time.sleep(0.05 * 2**attempt)
+                continue
+            if self.generation == generation:
+                return found
+            logger.info(
+                "the index moved on from generation %d while it was read: reading it again", generation
+            )
+        raise StoreUnavailable(
+            f"the index at {self.location} kept changing while it was read; try again when the reindex finishes"
+        )
+
+    def _reconnect(self) -> None:
+        """A fresh client and collection: Chroma's in-process copy of the index can fall behind another writer."""
+        if self.data_dir is None or self.data_dir.resolve() in _WRITING:
+            return  # a server, or this very process writing: its client is never behind
+        forget_client(Path(self.location))
+        try:
+            client = local_client(Path(self.location))
+            self.client = client
+            self.collection = client.get_collection(self.collection.name, embedding_function=None)
+        except Exception as exc:  # the next attempt says what is wrong
+            logger.info("could not reconnect to %s: %s", self.location, exc)
 
     def article_states(self) -> dict[str, ArticleState]:
         """Fingerprints and chunk counts per article id, read from the chunks' metadata only."""
@@ -196,39 +250,85 @@ class Store:
             for chunk_id, text, metadata, distance in rows
         ]
 
-    # -- writing -------------------------------------------------------------------------------
+    # -- writing (one process at a time, under ``write_lock``) ----------------------------------
 
-    def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        """Store an article's chunks, then drop any other version of it: readers never see it missing."""
+    def begin(self) -> int:
+        """Start writing the next generation and return it; marks a killed reindex left are undone first."""
+        generation = self.generation
         with self._guard():
-            self._write_article(article, chunks, vectors)
+            unfinished = self._ids_where({REMOVED_IN: {"$gt": generation}})
+            if unfinished:
+                self.collection.update(ids=unfinished, metadatas=[{REMOVED_IN: None} for _ in unfinished])
+            self._set_metadata({PENDING: generation + 1})
+        return generation + 1
 
-    def _write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None:
-        # A half-written earlier attempt at this very version is cleared first (no duplicates).
-        self.collection.delete(
-            where={"$and": [{"article_id": article.id}, {"fingerprint": article.fingerprint}]}
-        )
-        if chunks:
+    def discard_version(self, article_id: str, fingerprint: str) -> None:
+        """Delete the chunks of one version of an article (a half-written earlier attempt at it)."""
+        with self._guard():
+            self.collection.delete(where={"$and": [{"article_id": article_id}, {"fingerprint": fingerprint}]})
+
+    def add_chunks(
+        self, rows: Sequence[tuple[Article, Chunk, int]], vectors: Sequence[Vector], generation: int
+    ) -> None:
+        """Store chunks of several articles (each row: article, chunk, the article's chunk count) in one write.
+
+        They stay out of readers' sight until ``commit(generation)``.
+        """
+        if not rows:
+            return
+        with self._guard():
             self.collection.add(
-                ids=[f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for chunk in chunks],
+                ids=[
+                    f"{article.id}#{article.fingerprint[:12]}#{chunk.position}" for article, chunk, _ in rows
+                ],
                 embeddings=[list(vector) for vector in vectors],
-                documents=[chunk.text for chunk in chunks],
-                metadatas=[ChunkMetadata.of(article, chunk, len(chunks)).to_dict() for chunk in chunks],
+                documents=[chunk.text for _, chunk, _ in rows],
+                metadatas=[
+                    ChunkMetadata.of(article, chunk, n_chunks).to_dict() | {WRITTEN_IN: generation}
+                    for article, chunk, n_chunks in rows
+                ],
             )
-        self.collection.delete(
-            where={"$and": [{"article_id": article.id}, {"fingerprint": {"$ne": article.fingerprint}}]}
-        )
+
+    def retire(self, keep: Mapping[str, str | None], generation: int) -> None:
+        """Mark, from ``generation`` on, every chunk of these articles but those of the fingerprint kept (None: all)."""
+        articles = list(keep)
+        with self._guard():
+            for start in range(0, len(articles), _RETIRE_BATCH):
+                batch = articles[start : start + _RETIRE_BATCH]
+                page = self.collection.get(where={"article_id": {"$in": batch}}, include=["metadatas"])
+                ids = [
+                    chunk_id
+                    for chunk_id, metadata in zip(page["ids"], page["metadatas"] or [], strict=False)
+                    if metadata.get("fingerprint") != keep[str(metadata.get("article_id"))]
+                ]
+                if ids:
+                    self.collection.update(ids=ids, metadatas=[{REMOVED_IN: generation} for _ in ids])
+
+    def commit(self, generation: int) -> None:
+        """Put ``generation`` in force: one metadata write, after which readers see it whole."""
+        with self._guard():
+            self._set_metadata({"generation": generation, PENDING: 0})
+
+    def purge(self) -> None:
+        """Delete the chunks replaced or removed by a generation in force (no reader sees them any more)."""
+        generation = self.generation
+        with self._guard():
+            self.collection.delete(
+                where={"$and": [{REMOVED_IN: {"$gt": 0}}, {REMOVED_IN: {"$lte": generation}}]}
+            )
 
     def delete_article(self, article_id: str) -> None:
+        """Delete an article's chunks at once (readers see it go at their next read)."""
         with self._guard():
             self.collection.delete(where={"article_id": article_id})
 
-    def bump_generation(self) -> None:
-        metadata = dict(self.collection.metadata or {})
-        metadata["generation"] = int(metadata.get("generation", 0)) + 1
+    def _ids_where(self, where: dict[str, Any]) -> list[str]:
+        return list(self.collection.get(where=where, include=[])["ids"])
+
+    def _set_metadata(self, values: dict[str, Any]) -> None:
+        metadata = self._metadata() | values
         metadata.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
-        with self._guard():
-            self.collection.modify(metadata=metadata)
+        self.collection.modify(metadata=metadata)
 
 
 def open_store(settings: IndexSettings, embedder: Embedder, *, create: bool = False) -> Store:
@@ -320,12 +420,22 @@ def _set_aside(settings: IndexSettings, exc: Exception) -> Path:
 @contextmanager
 def write_lock(settings: IndexSettings) -> Iterator[None]:
     """Only one process writes the index at a time; readers are never blocked."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise data_dir_fault(settings.data_dir, exc) from exc
     lock = FileLock(str(settings.data_dir / "write.lock"), timeout=0)
     try:
-        with lock:
-            yield
+        lock.acquire()
     except Timeout as exc:
         raise IndexBusy(
             f"another process is writing the index ({settings.data_dir / 'write.lock'}); try again when it finishes"
         ) from exc
+    except OSError as exc:
+        raise data_dir_fault(settings.data_dir, exc) from exc
+    _WRITING.add(settings.data_dir.resolve())
+    try:
+        yield
+    finally:
+        _WRITING.discard(settings.data_dir.resolve())
+        lock.release()

@@ -21,6 +21,28 @@ logger = logging.getLogger(__name__)
 
 _DAMAGE_SIGNS = ("malformed", "not a database", "disk image", "no such table", "corrupt")
 _FULL_SIGNS = ("database or disk is full", "no space left on device")
+_READ_ONLY_SIGNS = ("readonly database", "read-only file system", "read only file system")
+
+
+def data_dir_fault(data_dir: Path, exc: OSError) -> StoreUnavailable:
+    """A data dir that cannot be used (a file, under a file, not writable) as one line naming it and the fix."""
+    setting = f"NEWSBOT_INDEX__DATA_DIR ({data_dir})"
+    if isinstance(exc, FileExistsError) or (data_dir.exists() and not data_dir.is_dir()):
+        return StoreUnavailable(
+            f"{setting} is a file, not a folder: point it at a folder, or move the file away"
+        )
+    if isinstance(exc, NotADirectoryError):
+        parent = next((p for p in data_dir.parents if p.exists() and not p.is_dir()), None)
+        where = f"{parent} is a file" if parent is not None else "part of the path is a file"
+        return StoreUnavailable(
+            f"{setting} cannot be made: {where}; point NEWSBOT_INDEX__DATA_DIR at a folder"
+        )
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreUnavailable(
+            f"{setting} is not writable ({exc.strerror or exc}): give this user write access to it, or point "
+            "NEWSBOT_INDEX__DATA_DIR at a folder it can write"
+        )
+    return StoreUnavailable(f"{setting} cannot be used: {exc.strerror or exc}")
 
 
 def _chroma_settings() -> Any:
@@ -50,7 +72,10 @@ def connect(settings: IndexSettings) -> tuple[Any, str, Path | None]:
     path = settings.data_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except OSError as exc:
+        raise data_dir_fault(settings.data_dir, exc) from exc
+    try:
+        client = local_client(path)
     except Exception as exc:
         forget_client(path)
         translated = storage_error(exc, str(path), settings.data_dir)
@@ -60,6 +85,13 @@ def connect(settings: IndexSettings) -> tuple[Any, str, Path | None]:
             f"cannot open the index at {path}: {exc}; check NEWSBOT_INDEX__DATA_DIR"
         ) from exc
     return client, str(path), settings.data_dir
+
+
+def local_client(path: Path) -> Any:
+    """A client of the embedded Chroma in ``path`` (one per path and process: Chroma shares it)."""
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
 def storage_error(exc: BaseException, location: str, data_dir: Path | None) -> NewsbotError | None:
@@ -77,6 +109,14 @@ def storage_error(exc: BaseException, location: str, data_dir: Path | None) -> N
         return StoreUnavailable(
             f"no disk space left for the index in {where}: free some space or point "
             "NEWSBOT_INDEX__DATA_DIR at a disk with room, then run the command again"
+        )
+    if data_dir is not None and (
+        any(sign in text for sign in _READ_ONLY_SIGNS)
+        or any(isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EROFS) for e in chain)
+    ):
+        return StoreUnavailable(
+            f"the index at {location} is read-only: give this user write access to "
+            f"NEWSBOT_INDEX__DATA_DIR ({data_dir}), or point it at a folder it can write"
         )
     if data_dir is not None and any(sign in text for sign in _DAMAGE_SIGNS):
         reason = " ".join(str(exc).split())[:120]

@@ -5,6 +5,12 @@ Ukrainian and Bulgarian, the letters each alphabet lacks decide first (a
 Ukrainian sentence has і/ї/є, a Russian one ы/э/ё, a Bulgarian one ъ inside
 words and ь only before о). Languages with a script of their own are told by
 the script alone, without loading a model.
+
+The language is decided on the distinct words, in their order: a word said 167
+times is one word ("Putin" × 167 read as Portuguese, "Путин" × 167 as Serbian).
+A short Latin-script text that holds no marker word of any language and that
+lingua is unsure of (a name alone, a language it does not know, like Finnish,
+read as Turkish) gets the caller's default: the chat's last language, or English.
 """
 
 from __future__ import annotations
@@ -115,6 +121,8 @@ _SOFT_SIGN_NOT_BG = re.compile(r"ь(?!о)")
 _HARD_SIGN_NOT_RU = re.compile(r"ъ(?![еёюя])")
 _CYRILLIC_ORDER = ("ru", "uk", "bg", "sr", "be", "kk")
 _MAX_CHARS = 20_000
+_SURE = 0.7
+"""lingua's confidence under which a short text with no marker word is not taken to be in that language."""
 
 
 @functools.cache
@@ -172,14 +180,20 @@ def _cyrillic_choice(text: str, cyrillic: str) -> str:
     return _best_of(text, allowed, short=len(cyrillic) < _SHORT)
 
 
-def _best_of(text: str, candidates: list[str], *, short: bool) -> str:
-    """lingua's most confident candidate; on short text, marker words count too."""
+def _best_of(text: str, candidates: list[str], *, short: bool, unsure: str | None = None) -> str:
+    """lingua's most confident candidate; on short text, marker words count too.
+
+    ``unsure``, when given, is the answer for a short text with no marker word that lingua is not sure of.
+    """
     hits = _marker_hits(text, candidates) if short else {}
     if len(hits) == 1:
         return next(iter(hits))
     confidences = {_code(v.language): v.value for v in _detector().compute_language_confidence_values(text)}
     score = {code: confidences.get(code, 0.0) + 0.5 * hits.get(code, 0) for code in candidates}
-    return max(candidates, key=lambda code: (score[code], -candidates.index(code)))
+    best = max(candidates, key=lambda code: (score[code], -candidates.index(code)))
+    if unsure is not None and short and not hits and confidences.get(best, 0.0) < _SURE:
+        return unsure
+    return best
 
 
 def _marker_hits(text: str, candidates: list[str]) -> dict[str, int]:
@@ -189,9 +203,22 @@ def _marker_hits(text: str, candidates: list[str]) -> dict[str, int]:
     return {code: count for code, count in hits.items() if count}
 
 
+def _distinct_words(text: str) -> str:
+    """Each word of ``text`` once, in order of first use (case kept): repeating a word says nothing of the language."""
+    words = _WORD.findall(text)
+    if len(words) < 2:
+        return text
+    seen: dict[str, str] = {}
+    for word in words:
+        seen.setdefault(word.lower(), word)
+    if len(seen) == len(words):
+        return text  # nothing repeated: the text as written, punctuation and all
+    return " ".join(seen.values())
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """ISO 639-1 code of the text's language; ``default`` when there is too little text to tell."""
-    sample = unicodedata.normalize("NFC", text[:_MAX_CHARS])
+    sample = _distinct_words(unicodedata.normalize("NFC", text[:_MAX_CHARS]))
     letters = "".join(ch for ch in sample if ch.isalpha())
     if len(letters) < 2:
         return default
@@ -202,7 +229,7 @@ def detect_language(text: str, default: str = "en") -> str:
     if len(cyrillic) * 2 >= len(letters):
         return _cyrillic_choice(sample, cyrillic)
     if len(letters) < _SHORT:
-        return _best_of(sample, _LATIN_CODES, short=True)
+        return _best_of(sample, _LATIN_CODES, short=True, unsure=default)
     language = _detector().detect_language_of(sample)
     return default if language is None else _code(language)
 

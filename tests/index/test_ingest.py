@@ -261,3 +261,63 @@ def test_the_manifest_is_not_trusted_once_the_index_changed_behind_it(
     report = reindex(settings.index, embedder)
     assert report.updated == () and report.added == ("plant",)
     assert _ids(settings, embedder) == ["forum", "plant", "world/weather"]
+
+
+KILLED_AFTER_WRITES = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    import index.ingest
+    from index.config import IndexSettings
+    from index.ingest import reindex
+    from tests.fakes import HashEmbedder
+
+    index.ingest.WRITE_BATCH = 2  # several writes land before the kill
+
+    class DyingEmbedder(HashEmbedder):
+        def embed_passages(self, texts):
+            if self.texts_embedded >= {after}:
+                os.kill(os.getpid(), 9)
+            return super().embed_passages(texts)
+
+    settings = IndexSettings(corpus_dir=Path({corpus!r}), data_dir=Path({data!r}), chunk_size=64, chunk_overlap=8,
+                             embed_batch_size=2)
+    reindex(settings, DyingEmbedder())
+    """
+)
+
+
+def test_a_reindex_killed_after_some_batch_writes_leaves_the_old_index_whole_and_the_next_run_finishes(
+    settings: Settings, embedder: HashEmbedder, tmp_path: Path
+) -> None:
+    reindex(settings.index, embedder)
+    before = {cid: text for cid, text, _ in open_store(settings.index, embedder).iter_chunks()}
+    corpus = settings.index.corpus_dir
+    (corpus / "plant.txt").write_text(
+        "Kim left the plant\n\nThe visit ended early on Friday.", encoding="utf-8"
+    )
+    (corpus / "forum.md").unlink()
+    for i in range(6):
+        (corpus / f"new-{i}.txt").write_text(f"New story {i}\n\n" + "The council met about the budget. " * 20)
+    script = KILLED_AFTER_WRITES.format(
+        root=str(Path(__file__).resolve().parents[2]),
+        corpus=str(corpus),
+        data=str(settings.index.data_dir),
+        after=8,
+    )
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120, env=os.environ)
+    assert process.returncode == -9, process.stderr.decode()[-2000:]
+
+    store = open_store(settings.index, embedder)
+    assert store.pending and store.count() > len(before), "chunks were written before the kill"
+    assert {cid: text for cid, text, _ in store.iter_chunks()} == before, "readers still see the old index"
+
+    report = reindex(settings.index, embedder)
+    assert report.removed == ("forum",)
+    after = [cid for cid, _, _ in store.iter_chunks()]
+    assert len(after) == len(set(after)) == store.count(), "no duplicates, nothing left marked"
+    fresh = reindex(settings.index.model_copy(update={"data_dir": tmp_path / "fresh"}), HashEmbedder())
+    assert len(after) == fresh.chunks_embedded
+    assert not any("Zhornik" in text for _, text, _ in store.iter_chunks())
+    assert reindex(settings.index, embedder).chunks_embedded == 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import Settings
 from index.text.language import detect_language, language_code, language_name
+from tests.fakes import HashEmbedder
 
 # Written for these tests: short questions as people ask them, and longer news sentences.
 SENTENCES = {
@@ -141,3 +143,40 @@ def test_language_names_for_prompts() -> None:
 def test_a_language_tag_gives_its_two_letter_code_however_it_is_written() -> None:
     assert language_code("pt-BR") == language_code("pt_br") == language_code(" PT ") == "pt"
     assert language_code("uk") == "uk" and language_code("") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (" ".join(["Putin"] * 167), "en"),
+        (" ".join(["Путин"] * 167), "ru"),
+        (" ".join(["Путін"] * 167), "uk"),
+        ("Putin? " * 40, "en"),
+    ],
+)
+def test_a_word_repeated_is_judged_as_the_word_said_once(text: str, language: str) -> None:
+    assert detect_language(text) == detect_language(text.split()[0]) == language
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Kuka seurasi Kimiä lentokonetehtaalla?", "Mitä Putin sanoi huippukokouksessa?", "Zhornik", "Putin"],
+)
+def test_a_short_text_the_detector_is_unsure_of_gets_the_default(question: str) -> None:
+    assert detect_language(question) == "en"
+    assert detect_language(question, default="ru") == "ru"
+
+
+def test_a_name_repeated_is_still_looked_up_in_the_chats_language(
+    settings: Settings, embedder: HashEmbedder
+) -> None:
+    from bot.models import Turn
+    from bot.service import Newsbot
+
+    bot = Newsbot(settings, embedder=embedder)
+    bot.reindex()
+    alone = bot.answer(" ".join(["Zhornik"] * 167), [])
+    assert alone.language == "en" and not alone.refused
+    assert [s.article_id for s in alone.sources] == ["plant"]
+    follow_up = bot.answer(" ".join(["Zhornik"] * 167), [Turn("Кто такой Жорник?", "…", "ru")])
+    assert follow_up.language == "ru" and not follow_up.refused
