@@ -73,7 +73,7 @@ def alert_html(alert: Alert, texts: Texts) -> str:
     parts = [f"🔔 <b>{html.escape(header, quote=False)}</b>"]
     if best is not None:
         quote = html.escape(best.sentence, quote=False)
-        parts.append(f"<blockquote>{quote}</blockquote> <b>[{markers[best.article.id]}]</b>")
+        parts.append(f"<blockquote expandable>{quote}</blockquote> <b>[{markers[best.article.id]}]</b>")
     parts.append("\n".join(source_line(markers[a.id], a) for a in story.articles))
     return "\n\n".join(parts)
 
@@ -139,6 +139,7 @@ class FollowHandlers:
         self.engine = _engine_for(backend)
         self._zone = ZoneInfo(settings.follow.timezone)
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._app: Application | None = None  # type: ignore[type-arg]
         listeners = getattr(backend, "reindex_listeners", None)
@@ -240,7 +241,12 @@ class FollowHandlers:
         """Told by the backend (in its worker thread) that a reindex finished: check the new articles now."""
         loop, app = self._loop, self._app
         if (report.added or report.updated) and loop is not None and app is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: app.create_task(self._check(app.bot), name="follows-now"))
+            loop.call_soon_threadsafe(self._check_soon, app.bot)
+
+    def _check_soon(self, bot: Bot) -> None:
+        task = asyncio.get_running_loop().create_task(self._check(bot), name="follows-now")
+        self._tasks.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
 
     async def check(self, context: Context) -> None:
         """The job: alert on what arrived since the last check."""
