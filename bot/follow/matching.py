@@ -87,7 +87,9 @@ class Matcher:
                 for f in range(len(follows))
             }
             wanted = sorted({c for chunks in close.values() for c in chunks})
-            texts = sentences(article, wanted) if wanted else []
+            title = " ".join(article.title.split()).rstrip(".")
+            # The headline is shown with every alert: the quote is a sentence of the body.
+            texts = [t for t in sentences(article, wanted) if t.rstrip(".") != title] if wanted else []
             by_chunk = {c: set(sentences(article, [c])) for c in wanted}
             vectors = self._embedder.embed_passages(texts) if texts else []
             for f, follow in enumerate(follows):
