@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from bot.config import Settings  # noqa: E402
 from bot.follow.engine import engine_for  # noqa: E402
 from bot.follow.matching import Matcher  # noqa: E402
-from bot.follow.models import Follow  # noqa: E402
 from bot.follow.stories import cluster, lead_similarities  # noqa: E402
 from bot.service import Newsbot  # noqa: E402
 
@@ -120,12 +119,25 @@ def matching(workdir: Path, bar: float | None) -> None:
         scored = matcher.score([label["follow"] for label in labels], articles)
         took = time.perf_counter() - started
     by_follow = {label["follow"]: label for label in labels}
-    rows: list[tuple[str, str, str, float, float, bool]] = []  # split, follow id, article, sentence, chunk, gold
+    rows: list[
+        tuple[str, str, str, float, float, bool]
+    ] = []  # split, follow id, article, sentence, chunk, gold
     for item in scored:
         label = by_follow[item.follow]
         sentence = item.quote.score if item.quote is not None else -1.0
-        rows.append((label["split"], label["id"], item.article.id, sentence, item.chunk_similarity, item.article.id in label["matches"]))
-    print(f"{len(labels)} follows × {len(articles)} articles scored in {took:.0f} s (sentences under {floor:.2f} not embedded)")
+        rows.append(
+            (
+                label["split"],
+                label["id"],
+                item.article.id,
+                sentence,
+                item.chunk_similarity,
+                item.article.id in label["matches"],
+            )
+        )
+    print(
+        f"{len(labels)} follows × {len(articles)} articles scored in {took:.0f} s (sentences under {floor:.2f} not embedded)"
+    )
 
     def figures(split: str, score: int, at: float) -> tuple[float, float, int]:
         mine = [r for r in rows if r[0] == split]
@@ -148,8 +160,10 @@ def matching(workdir: Path, bar: float | None) -> None:
         chosen = bar if bar is not None and score == 3 else best[0]
         dev = figures("dev", score, chosen)
         held = figures("heldout", score, chosen)
-        print(f"  chosen bar {chosen:.2f}: dev P {dev[0]:.3f} R {dev[1]:.3f} ({dev[2]} matches); "
-              f"held-out P {held[0]:.3f} R {held[1]:.3f} ({held[2]} matches)")
+        print(
+            f"  chosen bar {chosen:.2f}: dev P {dev[0]:.3f} R {dev[1]:.3f} ({dev[2]} matches); "
+            f"held-out P {held[0]:.3f} R {held[1]:.3f} ({held[2]} matches)"
+        )
     print(f"\nproduct bar for {bot.embedder.model_name}: {engine.bar:.2f}")
     for split in ("dev", "heldout"):
         precision, recall, gold = figures(split, 3, engine.bar)
@@ -175,17 +189,29 @@ def stories(workdir: Path) -> None:
         sample += [i for i in ids if i.startswith("distractors/")][:20]
         story = {f"pages/{p['id']}": p["story"] for p in pages} | corpus_stories
         articles = engine.articles([_arrival(i, a) for i, a in enumerate(sample)])
-        similarity = lead_similarities(articles, bot.sentence_embedder)
+        by_lead = lead_similarities(articles, bot.sentence_embedder)
+        by_chunk = lead_similarities(articles, None)
     n = len(articles)
-    gold = {(i, j): story.get(articles[i].id, articles[i].id) == story.get(articles[j].id, articles[j].id) for i in range(n) for j in range(i + 1, n)}
+    gold = {
+        (i, j): story.get(articles[i].id, articles[i].id) == story.get(articles[j].id, articles[j].id)
+        for i in range(n)
+        for j in range(i + 1, n)
+    }
     print(f"{n} articles, {len(gold)} pairs, {sum(gold.values())} of them one story")
-    for at in [round(0.40 + 0.02 * k, 2) for k in range(26)]:
-        groups = cluster(similarity, [0.0] * n, at, 1.0)
-        together = {(i, j) for g in groups for i in g for j in g if i < j}
-        correct = sum((pair in together) == same for pair, same in gold.items())
-        joined = sum(1 for pair, same in gold.items() if same and pair in together)
-        mark = " ← product" if abs(at - engine.same_story) < 1e-9 else ""
-        print(f"  {at:.2f}: accuracy {correct / len(gold):.3f}, same-story pairs joined {joined}/{sum(gold.values())}{mark}")
+    for name, similarity in (
+        ("headline + lead sentence", by_lead),
+        ("first chunk (stored vector)", by_chunk),
+    ):
+        print(name)
+        for at in [round(0.40 + 0.02 * k, 2) for k in range(26)]:
+            groups = cluster(similarity, [0.0] * n, at, 1.0)
+            together = {(i, j) for g in groups for i in g for j in g if i < j}
+            correct = sum((pair in together) == same for pair, same in gold.items())
+            joined = sum(1 for pair, same in gold.items() if same and pair in together)
+            mark = " ← product" if abs(at - engine.same_story) < 1e-9 else ""
+            print(
+                f"  {at:.2f}: accuracy {correct / len(gold):.3f}, same-story pairs joined {joined}/{sum(gold.values())}{mark}"
+            )
 
 
 def latency(workdir: Path, follows_count: int, new: int) -> None:
@@ -215,7 +241,14 @@ def latency(workdir: Path, follows_count: int, new: int) -> None:
         items.append(f"/{path.stem}")
     with serve(site):
         feed = "".join(f"<item><title>{p}</title><link>{site.url(p)}</link></item>" for p in items)
-        site.page("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{site.base}/</link><description>d</description>{feed}</channel></rss>'.encode(), "application/rss+xml")
+        site.page(
+            "/feed.xml",
+            (
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{site.base}/</link>'
+                f"<description>d</description>{feed}</channel></rss>"
+            ).encode(),
+            "application/rss+xml",
+        )
         settings.feeds.urls = [site.url("/feed.xml")]
         settings.feeds.max_items = new
         with Newsbot(settings) as bot:
@@ -237,8 +270,10 @@ def latency(workdir: Path, follows_count: int, new: int) -> None:
             alerted = {(1, f): d for f, d in again_book.alerted(1).items()}
             repeats = engine_for(bot).alerts(again_book.chats(), engine.log.after(0), alerted)
     print(report.summary(), "|", reindexed.summary() if reindexed else "nothing indexed")
-    print(f"{len(items)} new articles, {len(labels)} follows: poll + fetch + index {fetched - started:.1f} s, "
-          f"matching + grouping {done - fetched:.1f} s, poll → alerts {done - started:.1f} s; {len(alerts)} alerts")
+    print(
+        f"{len(items)} new articles, {len(labels)} follows: poll + fetch + index {fetched - started:.1f} s, "
+        f"matching + grouping {done - fetched:.1f} s, poll → alerts {done - started:.1f} s; {len(alerts)} alerts"
+    )
     print(f"alerts repeated after a restart: {len(repeats)}")
 
 
@@ -263,7 +298,9 @@ def digest(workdir: Path, count: int, repeat: int) -> None:
             with tempfile.TemporaryDirectory() as scratch:
                 log = ArrivalLog(Path(scratch) / "arrivals.sqlite")
                 log.record(ids, [])
-                cold = CachedEmbedder(bot.embedder, Path(scratch) / "vectors.sqlite")  # leads not embedded yet
+                cold = CachedEmbedder(
+                    bot.embedder, Path(scratch) / "vectors.sqlite"
+                )  # leads not embedded yet
                 engine = FollowEngine(lambda: bot.store, cold, bot.settings.follow, log)
                 started = time.perf_counter()
                 result = engine.digest(time.time() - 3600)
@@ -271,15 +308,23 @@ def digest(workdir: Path, count: int, repeat: int) -> None:
                 cold.close()
             if attempt == 0:
                 print(f"{result.articles} articles → {len(result.stories)} stories")
-    print(f"digest of {count} new articles, cold sentence cache: p50 {statistics.median(times):.1f} s, max {max(times):.1f} s")
+    print(
+        f"digest of {count} new articles, cold sentence cache: p50 {statistics.median(times):.1f} s, max {max(times):.1f} s"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("step", choices=["prepare", "matching", "stories", "latency", "digest"])
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
-    parser.add_argument("--distractors", type=int, default=SAMPLE, help="distractors in the sample (232: all)")
-    parser.add_argument("--bar", type=float, help="report the best-sentence figures at this bar instead of the best")
+    parser.add_argument(
+        "--distractors", type=int, default=SAMPLE, help="distractors in the sample (232: all)"
+    )
+    parser.add_argument(
+        "--bar", type=float, help="report the best-sentence figures at this bar instead of the best"
+    )
     parser.add_argument("--follows", type=int, default=10)
     parser.add_argument("--new", type=int, default=20)
     parser.add_argument("--count", type=int, default=50)

@@ -39,11 +39,15 @@ def lead_text(article: ArticleDoc) -> str:
     return lead if lead == title else f"{title}\n{lead}"
 
 
-def lead_similarities(articles: Sequence[ArticleDoc], embedder: Embedder) -> np.ndarray:
-    """The matrix of cosine similarities between the articles' leads."""
+def lead_similarities(articles: Sequence[ArticleDoc], embedder: Embedder | None) -> np.ndarray:
+    """The matrix of cosine similarities between the articles' leads (without an embedder: their first chunks)."""
     if not articles:
         return np.zeros((0, 0))
-    matrix = np.asarray(embedder.embed_passages([lead_text(a) for a in articles]), dtype=np.float64)
+    if embedder is None:
+        vectors = [a.vectors[0] if a.vectors else [0.0] for a in articles]
+    else:
+        vectors = embedder.embed_passages([lead_text(a) for a in articles])
+    matrix = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit = matrix / np.where(norms == 0, 1.0, norms)
     return unit @ unit.T
