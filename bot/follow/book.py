@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from bot.follow.models import Follow
+from bot.follow.models import Follow, SentAlert
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,8 @@ SECTION = "follow"
 _MAX_ALERTED = 2_000  # article ids remembered per follow
 _HOUR = 3_600.0
 _MAX_FOLLOW_CHARS = 500
+_RECENT = 20  # alerts remembered per follow, so a story's later sources join its message
+_RECENT_SECONDS = 7 * 86_400
 
 
 class SectionStore(Protocol):
@@ -132,6 +134,38 @@ class FollowBook:
             alerted[str(follow_id)] = [a for a in alerted[str(follow_id)] if a not in gone]
             section["sent"] = section.get("sent", [])[:-1]
             self._put(chat_id, section)
+
+    def remember(self, chat_id: int, follow_id: int, message_id: int, article_ids: Iterable[str]) -> None:
+        """Remember the message an alert went out as (or was edited into), with the articles it lists."""
+        section = self._get(chat_id)
+        stored = section.get("recent")
+        recent: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        now = time.time()
+        kept = [
+            r
+            for r in recent.get(str(follow_id), [])
+            if isinstance(r, dict)
+            and r.get("message") != message_id
+            and now - float(r.get("at", 0)) < _RECENT_SECONDS
+        ]
+        kept.append({"message": message_id, "articles": list(article_ids), "at": now})
+        recent[str(follow_id)] = kept[-_RECENT:]
+        section["recent"] = recent
+        self._put(chat_id, section)
+
+    def recent(self, chat_id: int) -> dict[int, list[SentAlert]]:
+        """Per follow id, the alerts recently sent to this chat."""
+        stored = self._get(chat_id).get("recent")
+        found: dict[int, list[SentAlert]] = {}
+        for key, entries in (stored or {}).items() if isinstance(stored, dict) else ():
+            try:
+                found[int(key)] = [
+                    SentAlert(int(e["message"]), tuple(map(str, e["articles"])), float(e["at"]))
+                    for e in entries
+                ]
+            except (KeyError, TypeError, ValueError) as exc:
+                logger.warning("Ignoring damaged recent alerts in chat %s: %s", chat_id, exc)
+        return found
 
     def sent_last_hour(self, chat_id: int) -> int:
         """Alerts sent to this chat in the last hour."""

@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.config import FollowSettings
-from bot.follow.articles import read_articles
+from bot.follow.articles import lead_sentence, read_articles
 from bot.follow.matching import Matcher, bar_for
-from bot.follow.models import Alert, Arrival, ArticleDoc, Follow, Story
+from bot.follow.models import Alert, Arrival, ArticleDoc, Follow, SentAlert, Story
 from bot.follow.storage import ArrivalLog, arrival_log, first_arrivals
-from bot.follow.stories import group_stories, same_story_for
+from bot.follow.stories import group_stories, lead_similarities, same_story_for
 from index.embed.embeddings import Embedder
 from index.store.chroma import Store
 
@@ -69,11 +69,13 @@ class FollowEngine:
         follows: Mapping[int, Sequence[Follow]],
         arrivals: Sequence[Arrival],
         alerted: Mapping[tuple[int, int], Set[str]] | None = None,
+        recent: Mapping[tuple[int, int], Sequence[SentAlert]] | None = None,
     ) -> list[Alert]:
         """The alerts due for these arrivals: per chat and follow, one per story of matching articles.
 
         Articles that arrived before a follow was made, or were already alerted for it (``alerted``,
-        keyed by chat and follow id), are left out.
+        keyed by chat and follow id), are left out. A story that continues one of the follow's
+        ``recent`` alerts (sent within the story window) is that alert, with every source.
         """
         texts = list(dict.fromkeys(f.text for chat in follows.values() for f in chat))
         articles = self.articles(arrivals) if texts else []
@@ -99,7 +101,12 @@ class FollowEngine:
                     window_seconds=self.window,
                     quotes=quotes,
                 )
-                alerts.extend(Alert(chat_id, follow, story) for story in stories)
+                earlier = [
+                    sent
+                    for sent in (recent or {}).get((chat_id, follow.id), ())
+                    if time.time() - sent.at <= self.window
+                ]
+                alerts.extend(self._continued(chat_id, follow, stories, earlier))
         logger.info(
             "follows: %d articles × %d follows → %d alerts in %.1f s",
             len(articles),
@@ -107,6 +114,40 @@ class FollowEngine:
             len(alerts),
             time.perf_counter() - started,
         )
+        return alerts
+
+    def _continued(
+        self, chat_id: int, follow: Follow, stories: Sequence[Story], earlier: Sequence[SentAlert]
+    ) -> list[Alert]:
+        """Each story as an alert; one that tells the story of an earlier alert replaces that alert."""
+        if not earlier:
+            return [Alert(chat_id, follow, story) for story in stories]
+        before = {a.id: a for a in read_articles(self._store(), [i for s in earlier for i in s.article_ids])}
+        alerts: list[Alert] = []
+        taken: set[int] = set()
+        for story in stories:
+            best: tuple[float, SentAlert] | None = None
+            for sent in earlier:
+                old = [before[i] for i in sent.article_ids if i in before]
+                if not old or sent.message_id in taken:
+                    continue
+                similarity = lead_similarities([*story.articles, *old], self._embedder)
+                mean = float(similarity[: len(story.articles), len(story.articles) :].mean())
+                if mean >= self.same_story and (best is None or mean > best[0]):
+                    best = (mean, sent)
+            if best is None:
+                alerts.append(Alert(chat_id, follow, story))
+                continue
+            sent = best[1]
+            taken.add(sent.message_id)
+            old = [replace(before[i], arrived=sent.at) for i in sent.article_ids if i in before]
+            old_quotes = [s.quote for s in self.matcher.score([follow.text], old) if s.quote is not None]
+            merged = Story(
+                articles=(*old, *story.articles),
+                lead=lead_sentence(old[0]) if old else story.lead,
+                quotes=tuple(sorted([*old_quotes, *story.quotes], key=lambda q: -q.score)),
+            )
+            alerts.append(Alert(chat_id, follow, merged, replaces=sent))
         return alerts
 
     def digest(self, since: float, until: float | None = None) -> Digest:

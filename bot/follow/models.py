@@ -71,12 +71,32 @@ class Story:
 
 
 @dataclass(frozen=True)
+class SentAlert:
+    """An alert already in a chat: its message, the articles it lists, when it went out."""
+
+    message_id: int
+    article_ids: tuple[str, ...]
+    at: float
+
+
+@dataclass(frozen=True)
 class Alert:
-    """One message due to a chat: a story that concerns one of its follows."""
+    """One message due to a chat: a story that concerns one of its follows.
+
+    ``replaces``: the story was already alerted (its other sources arrived earlier, within the
+    story window); that message is to be edited to list every source instead of a new one sent.
+    """
 
     chat_id: int
     follow: Follow
     story: Story
+    replaces: SentAlert | None = None
+
+    @property
+    def new_article_ids(self) -> tuple[str, ...]:
+        """The articles this alert is the first to tell the chat of."""
+        before = set(self.replaces.article_ids) if self.replaces is not None else set()
+        return tuple(a for a in self.article_ids if a not in before)
 
     @property
     def article_ids(self) -> tuple[str, ...]:

@@ -276,7 +276,10 @@ class FollowHandlers:
             alerted = {
                 (chat, follow): done for chat in chats for follow, done in self.book.alerted(chat).items()
             }
-            alerts = await asyncio.to_thread(engine.alerts, chats, fresh, alerted)
+            recent = {
+                (chat, follow): sent for chat in chats for follow, sent in self.book.recent(chat).items()
+            }
+            alerts = await asyncio.to_thread(engine.alerts, chats, fresh, alerted, recent)
             await self._deliver(bot, alerts)
         await asyncio.to_thread(log.set_cursor, CURSOR, arrivals[-1].seq)
 
@@ -285,39 +288,76 @@ class FollowHandlers:
         return not tg.allowed_users or (user is not None and (user in tg.allowed_users or user in tg.admins))
 
     async def _deliver(self, bot: Bot, alerts: Sequence[Alert]) -> None:
-        """Send each alert once; over the hourly cap (or for a user no longer allowed) it waits for the digest."""
+        """Send each alert once; over the hourly cap (or for a user no longer allowed) it waits for the digest.
+
+        A story whose earlier sources were alerted already edits that message to list every source.
+        """
         for alert in sorted(alerts, key=lambda a: -(a.story.quotes[0].score if a.story.quotes else 0.0)):
-            chat, follow = alert.chat_id, alert.follow
-            room = self._follow.max_per_hour - self.book.sent_last_hour(chat)
-            if room <= 0 or not self._allowed(follow.user):
-                self.book.mark(chat, follow.id, alert.article_ids, sent=False)
-                logger.info("Alert for chat %s left for the digest (cap or allow-list)", chat)
+            chat, follow, new = alert.chat_id, alert.follow, alert.new_article_ids
+            if not self._allowed(follow.user):
+                self.book.mark(chat, follow.id, new, sent=False)
                 continue
-            self.book.mark(chat, follow.id, alert.article_ids, sent=True)  # before sending: never twice
+            if alert.replaces is not None:
+                self.book.mark(chat, follow.id, new, sent=False)
+                if await self._edit_alert(bot, alert, alert.replaces.message_id):
+                    continue
+            elif self._follow.max_per_hour - self.book.sent_last_hour(chat) <= 0:
+                self.book.mark(chat, follow.id, new, sent=False)
+                logger.info("Alert for chat %s left for the digest (over the hourly cap)", chat)
+                continue
+            self.book.mark(chat, follow.id, new, sent=True)  # before sending: never twice
             try:
-                await self._send_alert(bot, alert)
+                message_id = await self._send_alert(bot, alert)
             except (Forbidden, BadRequest) as exc:  # blocked, or the chat is gone: don't try again
                 logger.warning("Alert to chat %s refused: %s", chat, exc)
             except TelegramError as exc:
                 logger.warning("Alert to chat %s not delivered, will retry: %s", chat, exc)
-                self.book.unmark(chat, follow.id, alert.article_ids)
+                self.book.unmark(chat, follow.id, new)
+            else:
+                self.book.remember(chat, follow.id, message_id, alert.article_ids)
 
-    async def _send_alert(self, bot: Bot, alert: Alert) -> None:
+    def _rendered(self, alert: Alert) -> tuple[str, InlineKeyboardMarkup | None]:
         keyboard: InlineKeyboardMarkup | None = None
         try:
             saved = self._store.save_answer(alert.chat_id, alert_answer(alert))
             keyboard = source_buttons(saved.sources, saved.key) if saved is not None else None
         except OSError as exc:  # a full disk costs the buttons, not the alert
             logger.warning("Could not save the sources of an alert in chat %s: %s", alert.chat_id, exc)
+        return alert_html(alert, self._texts), keyboard
+
+    async def _send_alert(self, bot: Bot, alert: Alert) -> int:
+        text, keyboard = self._rendered(alert)
         send = functools.partial(
             bot.send_message,
             alert.chat_id,
-            alert_html(alert, self._texts),
+            text,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard,
             link_preview_options=NO_LINK_PREVIEWS,
         )
-        await deliver(send)
+        return (await deliver(send)).message_id
+
+    async def _edit_alert(self, bot: Bot, alert: Alert, message_id: int) -> bool:
+        """Edit an earlier alert to list the story's new sources; False when that message can't be edited."""
+        text, keyboard = self._rendered(alert)
+        edit = functools.partial(
+            bot.edit_message_text,
+            text,
+            chat_id=alert.chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+            link_preview_options=NO_LINK_PREVIEWS,
+        )
+        try:
+            await deliver(edit)
+        except TelegramError as exc:  # deleted, too old: a new message instead
+            logger.info(
+                "Could not edit alert %s in chat %s (%s): sending a new one", message_id, alert.chat_id, exc
+            )
+            return False
+        self.book.remember(alert.chat_id, alert.follow.id, message_id, alert.article_ids)
+        return True
 
     # -- digests ----------------------------------------------------------------------------------
 

@@ -299,3 +299,25 @@ def test_follow_commands_are_registered_with_the_other_commands(tmp_path: Path, 
         c for handlers in bot.app.handlers.values() for h in handlers for c in getattr(h, "commands", ())
     }
     assert {"follow", "following", "unfollow", "digest", "start", "help"} <= commands
+
+
+async def test_a_later_source_of_an_alerted_story_is_added_to_its_message_not_sent_anew(
+    tmp_path: Path, site: Site, api: BotAPI
+) -> None:
+    bot = Bot(follow_settings(tmp_path, site))
+    async with bot.app:
+        await feed(bot.app, message_update("/follow storm power cut northern coast homes"))
+        publish(site, "/planet.xml", "/planet/storm")
+        await bot.poll()
+        await eventually(lambda: len(alerts_sent(api)) == 1)
+        publish(site, "/herald.xml", "/herald/storm")
+        await bot.poll()
+        await eventually(lambda: api.edit.called)
+        await bot.check()
+    [first] = alerts_sent(api)
+    edited = params(api.edit.calls.last.request)
+    assert edited["message_id"] == str(first.response.json()["result"]["message_id"])
+    text = visible(edited["text"])
+    assert text.startswith("🔔 New on what you follow: storm power cut northern coast homes")
+    assert "[1] Storm cuts power" in text and "[2] Northern coast storm" in text
+    assert len(json.loads(edited["reply_markup"])["inline_keyboard"]) == 2
