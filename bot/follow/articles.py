@@ -68,7 +68,7 @@ def read_articles(
 
 
 def sentences(article: ArticleDoc, chunk_indexes: Iterable[int] | None = None) -> list[str]:
-    """The article's sentences (of the given chunks), each once though chunks overlap."""
+    """The article's sentences (of the given chunks, in article order), each once though chunks overlap."""
     indexes = range(len(article.chunks)) if chunk_indexes is None else sorted(set(chunk_indexes))
     seen: dict[str, None] = {}
     for index in indexes:
@@ -82,7 +82,7 @@ def sentences(article: ArticleDoc, chunk_indexes: Iterable[int] | None = None) -
 def lead_sentence(article: ArticleDoc) -> str:
     """The article's first real sentence: not its headline, not a dateline; the title when there is none."""
     title = " ".join(article.title.split())
-    for sentence in sentences(article, [0] if article.chunks else []):
+    for sentence in sentences(article, range(min(3, len(article.chunks)))):  # a headline can be a chunk alone
         if sentence.rstrip(".") == title.rstrip(".") or len(sentence) < _MIN_LEAD_CHARS:
             continue
         if title and sentence.startswith(title):  # a headline run into the first sentence
