@@ -119,9 +119,8 @@ def matching(workdir: Path, bar: float | None) -> None:
         scored = matcher.score([label["follow"] for label in labels], articles)
         took = time.perf_counter() - started
     by_follow = {label["follow"]: label for label in labels}
-    rows: list[
-        tuple[str, str, str, float, float, bool]
-    ] = []  # split, follow id, article, sentence, chunk, gold
+    # split, follow id, article, best sentence, best chunk, gold, mean of the two
+    rows: list[tuple[str, str, str, float, float, bool, float]] = []
     for item in scored:
         label = by_follow[item.follow]
         sentence = item.quote.score if item.quote is not None else -1.0
@@ -133,6 +132,7 @@ def matching(workdir: Path, bar: float | None) -> None:
                 sentence,
                 item.chunk_similarity,
                 item.article.id in label["matches"],
+                (sentence + item.chunk_similarity) / 2 if item.quote is not None else -1.0,
             )
         )
     print(
@@ -146,7 +146,7 @@ def matching(workdir: Path, bar: float | None) -> None:
         precision, recall = prf(predicted, gold)
         return precision, recall, len(gold)
 
-    for name, score in (("best sentence", 3), ("best chunk", 4)):
+    for name, score in (("best sentence", 3), ("best chunk", 4), ("mean of sentence and chunk", 6)):
         print(f"\n{name}: bar → dev precision / recall (held-out shown only for the chosen bar)")
         sweep = [round(0.30 + 0.01 * i, 2) for i in range(46)]
         best = None

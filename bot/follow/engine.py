@@ -30,12 +30,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Digest:
-    """What arrived in a window, as stories (most sources first, then newest); ``articles`` counts them all."""
+    """What arrived in a window, as stories (most sources first, then newest, the first ``digest_stories``).
+
+    ``articles`` and ``total_stories`` count everything that arrived, shown or not.
+    """
 
     since: float
     until: float
     articles: int
     stories: tuple[Story, ...]
+    total_stories: int = 0
 
 
 class FollowEngine:
@@ -156,7 +160,8 @@ class FollowEngine:
         articles = self.articles(self.log.between(since, end))
         stories = self.stories(articles)
         stories.sort(key=lambda s: (-len(s.articles), -max(a.arrived for a in s.articles)))
-        return Digest(since, end, len(articles), tuple(stories[: self._settings.digest_stories]))
+        shown = tuple(stories[: self._settings.digest_stories])
+        return Digest(since, end, len(articles), shown, len(stories))
 
 
 def engine_for(newsbot: Newsbot) -> FollowEngine:

@@ -39,7 +39,9 @@ def digest_lines(digest: Digest) -> list[str]:
     start = dt.datetime.fromtimestamp(digest.since).strftime("%Y-%m-%d %H:%M")
     if not digest.stories:
         return [f"nothing new since {start}"]
-    lines = [f"since {start}: {digest.articles} articles in {len(digest.stories)} stories", ""]
+    lines = [f"since {start}: {digest.articles} articles in {digest.total_stories} stories", ""]
+    if digest.total_stories > len(digest.stories):
+        lines[-1:] = [f"(the {len(digest.stories)} with most sources)", ""]
     for number, story in enumerate(digest.stories, 1):
         lines.append(f"{number}. “{story.lead}”")
         lines.extend(_sources(story))
