@@ -5,7 +5,7 @@ setting) into one clear line on standard error with a non-zero exit, and
 keeps standard output for results (`--json` output is nothing but JSON).
 How results look is :mod:`bot.terminal`. The one entry point: settings are
 read and logging configured here and nowhere else, which, with ten commands of
-a few lines each over ``bot.service.Newsbot``, keeps it under 400 lines.
+a few lines each over ``bot.service.Newsbot``, keeps it short.
 """
 
 from __future__ import annotations

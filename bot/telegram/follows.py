@@ -5,7 +5,8 @@ reindex that adds or changes articles (this bot's feed poll, an upload, a link: 
 backend; another process's `newsbot reindex`: seen in the arrival log every
 ``NEWSBOT_FOLLOW__CHECK_SECONDS``) the new articles are matched against every follow in a worker
 thread (``bot.follow.engine``), and each story that concerns a follow is one message with the
-best quote and a source button per article, which works as an answer's do. Alerts over
+best quote and a source button per article, which works as an answer's do (the messages are
+:mod:`bot.telegram.follow_views`). Alerts over
 ``NEWSBOT_FOLLOW__MAX_PER_HOUR`` in a chat are left for its digest.
 """
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import html
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardMarkup, Update
@@ -27,11 +28,19 @@ from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
 from bot.follow.book import FollowBook
-from bot.follow.engine import Digest, FollowEngine, engine_for
-from bot.follow.models import Alert, ArticleDoc
-from bot.models import Answer, Backend, Source
+from bot.follow.engine import FollowEngine, engine_for
+from bot.follow.models import Alert
+from bot.models import Backend
 from bot.telegram.chat_store import ChatStore
-from bot.telegram.format import MESSAGE_LIMIT, Texts, pack, user_language
+from bot.telegram.follow_views import (
+    alert_answer,
+    alert_html,
+    digest_due,
+    digest_html,
+    parse_hours,
+    parse_time,
+)
+from bot.telegram.format import Texts, user_language
 from bot.telegram.stream import NO_LINK_PREVIEWS, deliver
 from bot.telegram.views import source_buttons
 from index.errors import NewsbotError
@@ -41,89 +50,9 @@ from index.text.language import detect_language
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 CURSOR = "telegram"
 """The bot's place in the arrival log."""
-_DAILY = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
-_HOURS = re.compile(r"^(\d{1,4})\s*h?$", re.IGNORECASE)
-_MAX_DIGEST_HOURS = 24 * 31
-
-
-def _link(title: str, url: str | None) -> str:
-    text = html.escape(" ".join(title.split())[:200] or "…", quote=False)
-    if url and url.startswith(("http://", "https://")):
-        return f'<a href="{html.escape(url, quote=True)}">{text}</a>'
-    return text
-
-
-def source_line(marker: int, article: ArticleDoc) -> str:
-    """One source of an alert or a digest: marker, title (linked), date, source."""
-    details = [d for d in (article.date, article.source) if d]
-    line = f"<b>[{marker}]</b> {_link(article.title, article.url)}"
-    if not (article.url and article.url.startswith(("http://", "https://"))):
-        line += f" · <code>{html.escape(article.id, quote=False)}</code>"
-    return line + "".join(f" · {html.escape(d, quote=False)}" for d in details)
-
-
-def alert_html(alert: Alert, texts: Texts) -> str:
-    """The alert: what is followed, the best quote with its marker, then every source of the story."""
-    story, lang = alert.story, alert.follow.language
-    markers = {article.id: i for i, article in enumerate(story.articles, 1)}
-    best = story.quotes[0] if story.quotes else None
-    header = texts.say("follow_alert", lang, follow=alert.follow.text)
-    parts = [f"🔔 <b>{html.escape(header, quote=False)}</b>"]
-    if best is not None:
-        quote = html.escape(best.sentence, quote=False)
-        parts.append(f"<blockquote expandable>{quote}</blockquote> <b>[{markers[best.article.id]}]</b>")
-    parts.append("\n".join(source_line(markers[a.id], a) for a in story.articles))
-    return "\n\n".join(parts)
-
-
-def alert_answer(alert: Alert) -> Answer:
-    """The alert as an answer whose sources carry their quotes: what its source buttons show."""
-    quotes = {q.article.id: q.sentence for q in alert.story.quotes}
-    sources = tuple(
-        Source(i, a.id, a.title, a.url, a.date, evidence=(quotes.get(a.id) or alert.story.lead,))
-        for i, a in enumerate(alert.story.articles, 1)
-    )
-    return Answer(
-        "", alert.follow.language, sources, refused=False, mode="follow", question=alert.follow.text
-    )
-
-
-def digest_html(digest: Digest, lang: str, texts: Texts, hours: float) -> list[str]:
-    """The digest as messages: a header, then each story with its lead quote and its sources with their dates."""
-    shown = f"{hours:g}"
-    if not digest.stories:
-        return [html.escape(texts.say("digest_empty", lang, hours=shown), quote=False)]
-    header = texts.say(
-        "digest_header", lang, hours=shown, articles=digest.articles, stories=len(digest.stories)
-    )
-    fragments = [f"📰 <b>{html.escape(header, quote=False)}</b>"]
-    for number, story in enumerate(digest.stories, 1):
-        lead = html.escape(story.lead, quote=False)
-        sources = "\n".join(source_line(i, a) for i, a in enumerate(story.articles, 1))
-        fragments.append(f"<b>{number}.</b> <i>{lead}</i>\n{sources}")
-    return pack(fragments, "\n\n", MESSAGE_LIMIT)
-
-
-def parse_hours(text: str) -> float | None:
-    """Hours in ``/digest 6`` or ``/digest 6h``; ``None`` when it is not that."""
-    match = _HOURS.match(text.strip())
-    if match is None or not 1 <= int(match[1]) <= _MAX_DIGEST_HOURS:
-        return None
-    return float(match[1])
-
-
-def parse_time(text: str) -> str | None:
-    """``08:00`` (also ``8:00``, ``8.00``, ``8h00``) as ``HH:MM``; ``None`` when it is not a time of day."""
-    match = _DAILY.match(text.strip())
-    return f"{int(match[1]):02d}:{match[2]}" if match else None
-
-
-def digest_due(at: str, last: str | None, now: dt.datetime) -> bool:
-    """Whether a daily digest at ``at`` (local ``now``) is due: its time has come today and today's is not out."""
-    hour, minute = map(int, at.split(":"))
-    return last != now.date().isoformat() and (now.hour, now.minute) >= (hour, minute)
 
 
 class FollowHandlers:
@@ -141,12 +70,12 @@ class FollowHandlers:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._app: Application | None = None  # type: ignore[type-arg]
+        self._app: AnyApplication | None = None
         listeners = getattr(backend, "reindex_listeners", None)
         if self.engine is not None and isinstance(listeners, list):
             listeners.append(self._reindexed)
 
-    def schedule(self, app: Application) -> None:  # type: ignore[type-arg]
+    def schedule(self, app: AnyApplication) -> None:
         """The jobs: look for new articles another process indexed, and send the daily digests."""
         self._app = app
         if self.engine is None:

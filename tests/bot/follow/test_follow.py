@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot.follow.stories import cluster
 from bot.models import Turn
 from bot.service import Newsbot
 from bot.telegram.chat_store import ChatStore
+from bot.telegram.follow_views import digest_due, parse_hours, parse_time
 from tests.fakes import HashEmbedder
 
 runner = CliRunner()
@@ -166,3 +168,24 @@ def test_the_cli_follows_checks_and_digests(
     removed = runner.invoke(cli.app, ["follow", "remove", "1"], env=env)
     assert removed.stdout.strip() == "no longer following: Kim aircraft plant visit"
     assert runner.invoke(cli.app, ["follow", "remove", "1"], env=env).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("08:00", "08:00"), ("8:05", "08:05"), ("7.30", "07:30"), ("7h30", "07:30")]
+)
+def test_a_daily_time_reads_as_people_write_it(text: str, expected: str) -> None:
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "8", "noon", "08:60"])
+def test_a_bad_daily_time_is_refused(text: str) -> None:
+    assert parse_time(text) is None
+
+
+def test_a_daily_digest_is_due_once_its_time_has_come_and_once_a_day() -> None:
+    morning = dt.datetime(2026, 12, 5, 7, 59)
+    assert not digest_due("08:00", None, morning)
+    assert digest_due("08:00", None, morning.replace(hour=8, minute=0))
+    assert digest_due("08:00", "2026-12-04", morning.replace(hour=9))
+    assert not digest_due("08:00", "2026-12-05", morning.replace(hour=9))
+    assert parse_hours("6") == 6.0 and parse_hours("12h") == 12.0 and parse_hours("0") is None
