@@ -1,11 +1,11 @@
-"""The command line: `newsbot reindex | add | feeds | stats | show | ask | chat | eval | telegram | models`.
+"""The command line: `newsbot reindex | add | feeds | stats | show | ask | chat | eval | telegram | models | follow | digest`.
 
 Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
 setting) into one clear line on standard error with a non-zero exit, and
 keeps standard output for results (`--json` output is nothing but JSON).
 How results look is :mod:`bot.terminal`. The one entry point: settings are
 read and logging configured here and nowhere else, which, with ten commands of
-a few lines each over ``bot.service.Newsbot``, keeps it under 400 lines.
+a few lines each over ``bot.service.Newsbot``, keeps it short.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,6 +45,7 @@ from bot.terminal import (
 from index.errors import NewsbotError
 
 if TYPE_CHECKING:  # the service is imported by the commands that need it: `--help` stays quick
+    from bot.follow.book import FollowBook
     from bot.service import Newsbot
 
 app = typer.Typer(
@@ -377,6 +379,127 @@ def models_status() -> None:
         state = f"ready: {ready}" if ready else "not fetched: run `newsbot models fetch`"
         out.print(f"{EMBEDDINGGEMMA.model_name}: {state}")
         out.print(f"embedding backend in use: {settings.embedding.backend}")
+
+
+follow = typer.Typer(
+    help="Follow a story: standing questions checked against every new article (as the bot's /follow).",
+    no_args_is_help=True,
+)
+app.add_typer(follow, name="follow")
+
+CLI_CHAT = 0
+"""The command line's own chat id in the chat store (Telegram never uses 0)."""
+ChatOption = Annotated[
+    int, typer.Option("--chat", help="Whose follows: a Telegram chat id (default: the command line's own, 0).")
+]
+SinceOption = Annotated[str, typer.Option("--since", help="How far back: 24h, 90m, 2d, 1w.")]
+
+
+def _follow_book(settings: Settings) -> FollowBook:
+    from bot.follow.book import FollowBook
+    from bot.telegram.chat_store import ChatStore
+
+    store = ChatStore(
+        settings.index.data_dir / "telegram" / "chats",
+        settings.chat.history_turns,
+        settings.telegram.quoted_answers,
+    )
+    return FollowBook(store, limit=settings.follow.max_per_chat)
+
+
+def _since(text: str) -> float:
+    import time
+
+    from bot.follow.storage import parse_duration
+
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError as exc:
+        raise NewsbotError(f"bad --since: {exc}") from None
+
+
+@follow.command("add")
+def follow_add(
+    text: Annotated[list[str], typer.Argument(help="The question or topic, in any language.")],
+    chat: ChatOption = CLI_CHAT,
+) -> None:
+    """Follow a question or topic."""
+    from index.text.language import detect_language
+
+    with _errors():
+        settings = _settings()
+        joined = " ".join(text)
+        if not re.search(r"[^\W_]", joined):
+            raise NewsbotError("nothing to follow: give a question or a topic")
+        added = _follow_book(settings).add(chat, joined, detect_language(joined, "en"))
+        if added is None:
+            raise NewsbotError(f"chat {chat} already keeps {settings.follow.max_per_chat} follows: remove one first")
+        out.print(f"following {added.number}: {added.text}", markup=False)
+
+
+@follow.command("list")
+def follow_list(chat: ChatOption = CLI_CHAT) -> None:
+    """The follows, numbered."""
+    with _errors():
+        follows = _follow_book(_settings()).follows(chat)
+        if not follows:
+            err.print(f"chat {chat} follows nothing")
+        for item in follows:
+            out.print(f"{item.number}. {item.text}", markup=False)
+
+
+@follow.command("remove")
+def follow_remove(
+    number: Annotated[int, typer.Argument(help="The follow's number, as `newsbot follow list` shows it.")],
+    chat: ChatOption = CLI_CHAT,
+) -> None:
+    """Stop following one."""
+    with _errors():
+        gone = _follow_book(_settings()).remove(chat, number)
+        if gone is None:
+            raise NewsbotError(f"chat {chat} has no follow {number}: see `newsbot follow list`")
+        out.print(f"no longer following: {gone.text}", markup=False)
+
+
+@follow.command("check")
+def follow_check(since: SinceOption = "24h", chat: ChatOption = CLI_CHAT) -> None:
+    """Print the alerts the follows would get from the articles that arrived in the window (nothing is sent)."""
+    from bot.follow.engine import engine_for
+    from bot.follow.report import alert_lines
+
+    with _errors():
+        settings = _settings()
+        start = _since(since)
+        book = _follow_book(settings)
+        # Articles that arrived before a follow was made count here: the check is of the window.
+        follows = [replace(f, created=0.0) for f in book.follows(chat)]
+        if not follows:
+            raise NewsbotError(f"chat {chat} follows nothing: `newsbot follow add …` first")
+        with _newsbot(settings) as bot:
+            bot.ensure_index()
+            engine = engine_for(bot)
+            alerted = {(chat, follow_id): done for follow_id, done in book.alerted(chat).items()}
+            alerts = engine.alerts({chat: follows}, engine.log.between(start), alerted)
+        if not alerts:
+            err.print(f"no alert: nothing that arrived since {since} ago concerns the follows (bar {engine.bar:.2f})")
+        for line in alert_lines(alerts):
+            out.print(line, markup=False)
+
+
+@app.command()
+def digest(since: SinceOption = "24h") -> None:
+    """What arrived in the window (added or changed articles), grouped into stories across languages."""
+    from bot.follow.engine import engine_for
+    from bot.follow.report import digest_lines
+
+    with _errors():
+        settings = _settings()
+        start = _since(since)
+        with _newsbot(settings) as bot:
+            bot.ensure_index()
+            result = engine_for(bot).digest(start)
+        for line in digest_lines(result):
+            out.print(line, markup=False)
 
 
 def main() -> None:

@@ -190,6 +190,56 @@ class TelegramSettings(BaseModel):
         return [part for part in text.replace(",", " ").split()]
 
 
+class FollowSettings(BaseModel):
+    """Follows: alerts when new articles concern a chat's standing question, and the digest of what is new."""
+
+    min_score: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="The bar an article's best sentence must reach (cosine similarity with the follow) to be "
+        "alerted. Default: calibrated for the embedding model in use (bot/follow/matching.py CALIBRATED_BAR).",
+    )
+    max_per_hour: int = Field(
+        6, ge=0, le=1000, description="Alerts one chat gets per hour at most; the rest wait for its digest."
+    )
+    max_per_chat: int = Field(20, ge=1, le=200, description="Follows one chat may keep.")
+    story_window_hours: float = Field(
+        48.0,
+        gt=0,
+        description="Articles whose lead sentences are close and that arrived within this many hours of each "
+        "other are one story: one alert, one digest entry, listing every source.",
+    )
+    story_min_similarity: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="How close two articles' leads must be (cosine) to be one story. Default: calibrated for "
+        "the embedding model in use (bot/follow/stories.py CALIBRATED_SAME_STORY).",
+    )
+    check_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often the Telegram bot looks for articles another process indexed (`newsbot reindex`, "
+        "`newsbot feeds`); its own polls, uploads and links are checked at once.",
+    )
+    timezone: str = Field(
+        "UTC", description="Time zone of the daily digest times (`/digest daily 08:00`), e.g. Europe/Kyiv."
+    )
+    digest_stories: int = Field(30, ge=1, le=200, description="Stories shown in one digest at most.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: expected an IANA name such as Europe/Kyiv") from None
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of newsbot; see `.env.example` and the README table."""
 
@@ -209,6 +259,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
     fetch: FetchSettings = Field(default_factory=FetchSettings)  # type: ignore[arg-type]
     feeds: FeedSettings = Field(default_factory=FeedSettings)  # type: ignore[arg-type]
+    follow: FollowSettings = Field(default_factory=FollowSettings)  # type: ignore[arg-type]
     log_level: str = Field(
         "WARNING", description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )

@@ -21,6 +21,7 @@ from bot.answering.qa import answer
 from bot.answering.retrieval import Retriever
 from bot.checks.support import SupportChecker
 from bot.config import Settings
+from bot.follow.storage import record_arrivals
 from bot.models import Answer, TokenSink, Turn
 from index.embed.base import Embedder
 from index.embed.cache import CachedEmbedder
@@ -73,6 +74,8 @@ class Newsbot:
         self._support: SupportChecker | None = None
         # Evidence sentences recur from question to question: each is embedded once per model.
         self.sentence_embedder = CachedEmbedder(self.embedder, settings.index.data_dir / SENTENCE_VECTORS)
+        # Told of every reindex (the bot's follows check the new articles at once).
+        self.reindex_listeners: list[Callable[[ReindexReport], None]] = []
 
     # -- the index ------------------------------------------------------------------------------
 
@@ -108,6 +111,10 @@ class Newsbot:
             report = reindex(self.settings.index, self.embedder, rebuild=rebuild, progress=progress)
         if rebuild:
             self._store = self._retriever = None
+        else:  # a rebuild re-adds every article: nothing in it is news
+            record_arrivals(self.settings.index.data_dir, report)
+        for listener in self.reindex_listeners:
+            listener(report)
         return report
 
     def stats(self) -> IndexStats:

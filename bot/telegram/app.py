@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.models import Backend
 from bot.telegram.admin import AdminHandlers, OnlyLinks
 from bot.telegram.chat_store import ChatStore
+from bot.telegram.follows import FollowHandlers
 from bot.telegram.format import Texts
 from bot.telegram.handlers import ChatHandlers
 from bot.telegram.quotes import QuoteHandlers
@@ -94,12 +95,17 @@ def build_application(
     chat = ChatHandlers(settings, backend, texts, store, stream_interval)
     quotes = QuoteHandlers(backend, texts, store)
     admin = AdminHandlers(settings.telegram, backend, texts)
+    follows = FollowHandlers(settings, backend, texts, store)
     app.add_handler(TypeHandler(Update, chat.gate), group=-1)
     app.add_handler(CommandHandler("start", chat.start))
     app.add_handler(CommandHandler("help", chat.help))
     app.add_handler(CommandHandler("reset", chat.reset))
     app.add_handler(CommandHandler("sources", chat.sources))
     app.add_handler(CommandHandler("reindex", admin.reindex))
+    app.add_handler(CommandHandler("follow", follows.follow))
+    app.add_handler(CommandHandler("following", follows.following))
+    app.add_handler(CommandHandler("unfollow", follows.unfollow))
+    app.add_handler(CommandHandler("digest", follows.digest))
     app.add_handler(CallbackQueryHandler(chat.sources_page, pattern=r"^sources:\d{1,9}$"))
     app.add_handler(CallbackQueryHandler(quotes.show, pattern=f"^{QUOTE_PREFIX}:"))
     app.add_handler(CallbackQueryHandler(quotes.unknown))  # stale or forged buttons: a polite "expired"
@@ -116,6 +122,7 @@ def build_application(
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, chat.unknown_command), group=1
     )
     _schedule_feeds(app, settings, admin)
+    follows.schedule(app)
     app.add_error_handler(chat.on_error)
     return app
 

@@ -4,7 +4,9 @@ Written on every turn (atomically, via a temporary file and a rename), so the
 history survives a restart or a crash of the bot. Both parts are bounded: the
 last ``keep`` turns, and the sources of the last ``keep_answers`` answers (what
 their source buttons point at, under a short random key), each with a capped
-amount of quoted text.
+amount of quoted text. Other parts of newsbot keep a chat's own state in the same file, each in a
+named section (``section`` / ``set_section``: the follows of ``bot.follow.book``), which a new
+turn or answer leaves as it is and ``/reset`` does not forget.
 """
 
 from __future__ import annotations
@@ -188,16 +190,52 @@ class ChatStore:
         return None
 
     def reset(self, chat_id: int) -> None:
-        """Forget the chat's history and the sources of its answers."""
+        """Forget the chat's history and the sources of its answers (its sections, such as follows, stay)."""
+        if self._sections(self._read(chat_id)):
+            self._write(chat_id, [], [])
+            return
         self._path(chat_id).unlink(missing_ok=True)
 
-    def _write(self, chat_id: int, turns: list[Turn], answers: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _sections(raw: dict[str, Any]) -> dict[str, Any]:
+        sections = raw.get("sections")
+        return {k: v for k, v in sections.items() if v} if isinstance(sections, dict) else {}
+
+    def section(self, chat_id: int, name: str) -> dict[str, Any]:
+        """The chat's section ``name`` as stored (empty when none)."""
+        value = self._sections(self._read(chat_id)).get(name)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def set_section(self, chat_id: int, name: str, value: dict[str, Any]) -> None:
+        """Store the chat's section ``name`` (an empty one is dropped); turns and answers stay as they are."""
+        raw = self._read(chat_id)
+        sections = {**self._sections(raw), name: value}
+        turns = self._turns(raw)[-self._keep :] if self._keep else []
+        self._write(chat_id, turns, self._answers(raw), {k: v for k, v in sections.items() if v})
+
+    def chat_ids(self) -> list[int]:
+        """Every chat that has a file here."""
+        if not self._directory.is_dir():
+            return []
+        return sorted(int(p.stem) for p in self._directory.glob("*.json") if p.stem.lstrip("-").isdecimal())
+
+    def _write(
+        self,
+        chat_id: int,
+        turns: list[Turn],
+        answers: list[dict[str, Any]],
+        sections: dict[str, Any] | None = None,
+    ) -> None:
+        if sections is None:  # kept as they are on disk
+            sections = self._sections(self._read(chat_id))
         self._directory.mkdir(parents=True, exist_ok=True)
         payload = {
             "chat_id": chat_id,
             "turns": [{"question": t.question, "answer": t.answer, "language": t.language} for t in turns],
             "answers": answers[-self._keep_answers :] if self._keep_answers else [],
         }
+        if sections:
+            payload["sections"] = sections
         fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=f".{chat_id}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

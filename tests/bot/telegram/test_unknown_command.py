@@ -50,12 +50,12 @@ async def test_a_command_registered_after_the_fallback_still_wins(
 ) -> None:
     heard: list[str] = []
 
-    async def follow(update: object, context: object) -> None:
-        heard.append("follow")
+    async def watch(update: object, context: object) -> None:
+        heard.append("watch")
 
-    app.add_handler(CommandHandler("follow", follow))  # as another module adding /follow later would
-    await feed(app, message_update("/follow https://example.com/rss"))
-    assert heard == ["follow"]
+    app.add_handler(CommandHandler("watch", watch))  # as another module adding a command later would
+    await feed(app, message_update("/watch https://example.com/rss"))
+    assert heard == ["watch"]
     assert api.texts(USER) == []
 
 
