@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.config import ServerSettings
 
 
-class Denied(Exception):
-    """A request the server refuses before answering it; ``status`` and ``code`` say how (OpenAI's shape)."""
+class ApiError(Exception):
+    """A request the server refuses or fails; sent as OpenAI's error object with ``status`` and ``code``."""
 
     def __init__(self, status: int, message: str, code: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -66,10 +66,10 @@ class Access:
         return not self._keys and not self._admin
 
     def caller(self, authorization: str | None, client_host: str | None) -> Caller:
-        """The caller of a request, or ``Denied`` (401 without a valid key, 403 off loopback without keys)."""
+        """The caller of a request, or ``ApiError`` (401 without a valid key, 403 off loopback without keys)."""
         if self.open_to_loopback_only:
             if not is_loopback(client_host):
-                raise Denied(
+                raise ApiError(
                     403,
                     "this newsbot serves loopback clients only: set NEWSBOT_SERVER__API_KEYS to serve others",
                     "loopback_only",
@@ -78,21 +78,21 @@ class Access:
         scheme, _, token = (authorization or "").partition(" ")
         key = token.strip().encode()
         if scheme.lower() != "bearer" or not key:
-            raise Denied(
+            raise ApiError(
                 401, "missing API key: send the header 'Authorization: Bearer KEY'", "invalid_api_key"
             )
         admin = any(hmac.compare_digest(key, known) for known in self._admin)
         if not admin and not any(hmac.compare_digest(key, known) for known in self._keys):
-            raise Denied(401, "invalid API key", "invalid_api_key")
+            raise ApiError(401, "invalid API key", "invalid_api_key")
         return Caller(_short_hash(key.decode(errors="replace")), admin=admin)
 
     def count(self, caller: Caller) -> None:
-        """Count one request of ``caller``; ``Denied`` (429 with Retry-After) past the rate limit."""
+        """Count one request of ``caller``; ``ApiError`` (429 with Retry-After) past the rate limit."""
         if self._rate is None or self._limiter.hit(self._rate, caller.name):
             return
         reset = self._limiter.get_window_stats(self._rate, caller.name).reset_time
         wait = max(1.0, reset - time.time())
-        raise Denied(
+        raise ApiError(
             429,
             f"rate limit reached: at most {self._rate.amount} requests per {self._rate.multiples} s; "
             f"retry in {wait:.0f} s",

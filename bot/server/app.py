@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
-from bot.server.access import Access, BodyLimit, Caller, Denied
+from bot.server.access import Access, BodyLimit, Caller, ApiError
 from bot.server.errors import error_response
 from bot.server.gate import AnswerCache, Gate
 from bot.server.jobs import Answerer, Served
@@ -95,8 +95,8 @@ def build_app(settings: Settings, bot: Newsbot) -> FastAPI:
         )
     app.add_middleware(Observed, metrics=metrics)
 
-    @app.exception_handler(Denied)
-    async def denied(request: Request, exc: Denied) -> Response:
+    @app.exception_handler(ApiError)
+    async def denied(request: Request, exc: ApiError) -> Response:
         if exc.status == 429:
             metrics.rejected.labels("rate_limit").inc()
         return error_response(exc.status, str(exc), exc.code, retry_after=exc.retry_after)
@@ -157,7 +157,7 @@ def build_app(settings: Settings, bot: Newsbot) -> FastAPI:
     async def model(name: str, request: Request) -> dict[str, Any]:
         admit(request)
         if name != MODEL:
-            raise Denied(
+            raise ApiError(
                 404, f"the model {name!r} does not exist: this server has {MODEL!r}", "model_not_found"
             )
         return model_card
@@ -170,9 +170,9 @@ def build_app(settings: Settings, bot: Newsbot) -> FastAPI:
         admit(request)
         started = time.perf_counter()
         if body.model != MODEL:
-            raise Denied(404, f"the model {body.model!r} does not exist: use {MODEL!r}", "model_not_found")
+            raise ApiError(404, f"the model {body.model!r} does not exist: use {MODEL!r}", "model_not_found")
         if body.n != 1:
-            raise Denied(400, "only n=1 is supported", "unsupported_parameter")
+            raise ApiError(400, "only n=1 is supported", "unsupported_parameter")
         question, history = chat_conversation(body, limit=server.max_question_chars, keep=keep)
         job = await answerer.start(question, history)
         if body.stream:
@@ -197,9 +197,9 @@ def build_app(settings: Settings, bot: Newsbot) -> FastAPI:
     async def reindex(request: Request) -> dict[str, Any]:
         who = admit(request)
         if not who.admin:
-            raise Denied(403, "only admin keys (NEWSBOT_SERVER__ADMIN_KEYS) may reindex", "not_admin")
+            raise ApiError(403, "only admin keys (NEWSBOT_SERVER__ADMIN_KEYS) may reindex", "not_admin")
         if reindexing.locked():
-            raise Denied(409, "a reindex is already running", "reindex_running")
+            raise ApiError(409, "a reindex is already running", "reindex_running")
         async with reindexing:
             report = await anyio.to_thread.run_sync(bot.reindex)
         answerer.forget()

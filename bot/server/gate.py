@@ -17,7 +17,7 @@ from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 from bot.config import Settings
-from bot.server.access import Denied
+from bot.server.access import ApiError
 
 LOCAL_CONCURRENCY = 1
 OTHER_CONCURRENCY = 8
@@ -51,13 +51,13 @@ class Gate:
         """Seconds until a slot is likely free for a new request: the queue ahead of it, answer by answer."""
         return max(1.0, (self.waiting + 1) * self._seconds / self.concurrency)
 
-    def _busy(self, why: str) -> Denied:
-        return Denied(
+    def _busy(self, why: str) -> ApiError:
+        return ApiError(
             503, f"newsbot is busy ({why}); retry later", "server_busy", retry_after=self.retry_after()
         )
 
     async def enter(self) -> None:
-        """Take a slot, waiting in the queue; ``Denied`` (503 with Retry-After) when it is full or too slow."""
+        """Take a slot, waiting in the queue; ``ApiError`` (503 with Retry-After) when it is full or too slow."""
         if self._slots.locked() and self.queue_size is not None and self.waiting >= self.queue_size:
             raise self._busy(f"{self.waiting} requests already waiting")
         self.waiting += 1

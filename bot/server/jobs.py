@@ -19,6 +19,7 @@ import anyio
 import anyio.to_thread
 
 from bot.models import Answer, Turn
+from bot.server.access import ApiError
 from bot.server.answer_view import fell_back, source_record
 from bot.server.gate import AnswerCache, Gate
 from bot.server.metrics import Metrics
@@ -61,7 +62,15 @@ class Job:
 
     async def result(self) -> Served:
         """The finished answer (a client that goes away does not cancel it: its slot is freed when it ends)."""
-        return await asyncio.shield(self._task)
+        try:
+            return await asyncio.shield(self._task)
+        except (NewsbotError, ApiError):
+            raise
+        except Exception as exc:  # a defect: its traceback goes to the log, not to the client
+            logger.exception("answering failed")
+            raise ApiError(
+                500, "newsbot failed while answering; the server log has the details", "internal_error"
+            ) from exc
 
 
 class Answerer:
@@ -79,7 +88,7 @@ class Answerer:
         self._cache.clear()
 
     async def start(self, question: str, history: Sequence[Turn]) -> Job:
-        """Begin answering; ``Denied`` (503 with Retry-After) when every slot is taken and the queue is full."""
+        """Begin answering; ``ApiError`` (503 with Retry-After) when every slot is taken and the queue is full."""
         key: Hashable = (question, tuple(history))
         kept = self._cache.get(key)
         if kept is not None:

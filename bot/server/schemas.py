@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.models import Turn
-from bot.server.access import Denied
+from bot.server.access import ApiError
 from bot.server.answer_view import turn
 from index.text.language import detect_language
 
@@ -62,9 +62,9 @@ class AnswerRequest(BaseModel):
 
 def _checked(question: str, limit: int) -> str:
     if not question.strip():
-        raise Denied(400, "the question is empty", "empty_question")
+        raise ApiError(400, "the question is empty", "empty_question")
     if len(question) > limit:
-        raise Denied(
+        raise ApiError(
             400, f"the question is {len(question)} characters long; the limit is {limit}", "question_too_long"
         )
     return question
@@ -79,7 +79,7 @@ def chat_conversation(request: ChatRequest, *, limit: int, keep: int) -> tuple[s
     """The question (the last user message) and the history before it, of an OpenAI chat request."""
     spoken = [(m.role, m.text()) for m in request.messages if m.role in ("user", "assistant")]
     if not spoken or spoken[-1][0] != "user":
-        raise Denied(400, "the last message must be the user's question", "invalid_messages")
+        raise ApiError(400, "the last message must be the user's question", "invalid_messages")
     pairs: list[tuple[str, str]] = []
     asked: str | None = None
     for role, text in spoken[:-1]:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bot.answering.prompts import Prompts
+from bot.server.access import ApiError
 from bot.server.answer_view import content, sources_block, statements
 from bot.server.errors import error_object
 from bot.server.jobs import Job, Served
