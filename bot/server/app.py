@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
-from bot.server.access import Access, BodyLimit, Caller, ApiError
+from bot.server.access import Access, ApiError, BodyLimit, Caller
 from bot.server.errors import error_response
 from bot.server.gate import AnswerCache, Gate
 from bot.server.jobs import Answerer, Served

@@ -87,9 +87,12 @@ def _data(payload: dict[str, Any]) -> str:
 
 
 def _failure(exc: Exception) -> dict[str, Any]:
+    """The error object a stream ends with (its status line went out with the first chunk)."""
+    if isinstance(exc, ApiError):
+        return error_object(str(exc), exc.code, exc.status)
     if isinstance(exc, NewsbotError):
         return error_object(str(exc), "newsbot_error", 500)
-    logger.exception("answering failed", exc_info=exc)
+    logger.exception("streaming failed", exc_info=exc)
     return error_object(
         "newsbot failed while answering; the server log has the details", "internal_error", 500
     )

@@ -25,7 +25,8 @@ LOOPBACK = ("127.0.0.1", 50000)
 
 def with_server(settings: Settings, **server: Any) -> Settings:
     """``settings`` with its server section changed."""
-    return settings.model_copy(update={"server": settings.server.model_copy(update=server)})
+    changed = type(settings.server).model_validate({**settings.server.model_dump(), **server})
+    return settings.model_copy(update={"server": changed})
 
 
 @pytest.fixture
