@@ -176,8 +176,8 @@ async def run(args: argparse.Namespace) -> int:
     asked = questions(Path(args.questions))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as data:
-        server = start_server(args, Path(data), port)
+    with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as scratch:
+        server = start_server(args, args.data_dir or Path(scratch), port)
         try:
             ready = await wait_healthy(base, server, args.startup_timeout)
             idle = rss_mb(server.pid)
@@ -200,6 +200,7 @@ async def run(args: argparse.Namespace) -> int:
         "rss_idle_mb": round(idle[0]),
         "rss_mb": round(now),
         "rss_peak_mb": round(peak),
+        "load_average_1m": round(os.getloadavg()[0], 1),  # other work on the machine skews every figure
     }
     print(json.dumps(figures, ensure_ascii=False))
     if args.provider == "local":
@@ -225,6 +226,11 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="no kept answers: every answer written anew")
     parser.add_argument("--questions", default=str(QUESTIONS))
     parser.add_argument("--startup-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the scratch index and sentence cache here between runs (default: temporary)",
+    )
     args = parser.parse_args()
     args.clients = args.clients or (20 if args.provider == "local" else 50)
     raise SystemExit(asyncio.run(run(args)))
