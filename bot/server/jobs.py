@@ -2,8 +2,9 @@
 
 ``Answerer.start`` looks the conversation up among the kept answers, else takes an answer slot
 (``bot.server.gate``; 503 when busy) and runs ``Newsbot.answer`` in a worker thread, whose
-``on_token`` pieces hop to the event loop with ``call_soon_threadsafe``. The slot is given back when
-the thread ends, also when the client has gone away meanwhile.
+``on_token`` pieces hop to the event loop with ``call_soon_threadsafe``. A request for a conversation
+already being answered shares that answer (it gets it whole when it is done) rather than writing it
+again. The slot is given back when the thread ends, also when the client has gone away meanwhile.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Answerer:
         self._cache = cache
         self._metrics = metrics
         self._threads = anyio.CapacityLimiter(gate.concurrency)
+        self._writing: dict[Hashable, asyncio.Future[Served]] = {}
 
     def forget(self) -> None:
         """Drop the kept answers (the index changed)."""
@@ -91,6 +93,9 @@ class Answerer:
         """Begin answering; ``ApiError`` (503 with Retry-After) when every slot is taken and the queue is full."""
         key: Hashable = (question, tuple(history))
         kept = self._cache.get(key)
+        if kept is None and key in self._writing:  # the same conversation is being answered: share it
+            self._metrics.cached.inc()
+            return Job(self._writing[key], asyncio.Queue())
         if kept is not None:
             self._metrics.cached.inc()
             done: asyncio.Future[Served] = asyncio.get_running_loop().create_future()
@@ -108,6 +113,8 @@ class Answerer:
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
         task = asyncio.ensure_future(self._run(key, question, list(history), on_token))
+        self._writing[key] = task
+        task.add_done_callback(lambda _: self._writing.pop(key, None))
         return Job(task, pieces)
 
     async def _run(self, key: Hashable, question: str, history: list[Turn], on_token: Any) -> Served:

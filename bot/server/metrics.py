@@ -51,7 +51,9 @@ class Metrics:
             registry=self.registry,
         )
         self.cached = Counter(
-            "newsbot_cached_answers", "Requests answered from the kept answers.", registry=self.registry
+            "newsbot_cached_answers",
+            "Requests answered from the kept answers, or sharing one being written for the same conversation.",
+            registry=self.registry,
         )
         self.rejected = Counter(
             "newsbot_rejected",

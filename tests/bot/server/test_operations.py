@@ -276,3 +276,20 @@ async def test_the_page_is_served_at_the_root(settings: Settings, newsbot: Newsb
         page = await http.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'fetch("v1/answers"' in page.text and "set-cookie" not in page.headers
+
+
+async def test_the_same_question_asked_meanwhile_shares_the_answer_being_written(
+    settings: Settings, held: Held
+) -> None:
+    app = build_app(with_server(settings, concurrency=2, answer_cache_size=0), held)
+    async with asgi_client(app) as http:
+        first = asyncio.create_task(http.post("/v1/answers", json={"question": QUESTION}))
+        assert await asyncio.to_thread(held.started.acquire, timeout=10)
+        second = asyncio.create_task(http.post("/v1/answers", json={"question": QUESTION, "stream": True}))
+        await asyncio.sleep(0.2)
+        held.release.set()
+        answers = [await first, await second]
+        metrics = (await http.get("/metrics")).text
+    assert not held.started.acquire(timeout=0), "the answer was written once"
+    assert answers[0].json()["text"] == sse_events(answers[1].text)[-1][1]["text"]
+    assert 'newsbot_answers_total{mode="extractive"} 1.0' in metrics
