@@ -10,7 +10,7 @@ gains fields, this module is the one to update.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,6 +163,38 @@ def source_record(source: Source, article: str | None) -> dict[str, Any]:
         "date": source.date,
         "quotes": quotes,
         "paragraphs": paragraphs,
+    }
+
+
+def source_records(answer: Answer, article_text: Callable[[str], str | None]) -> tuple[dict[str, Any], ...]:
+    """Every source of ``answer`` by marker, its quotes placed in the article ``article_text`` gives for its id."""
+    ordered = sorted(answer.sources, key=lambda s: s.marker)
+    return tuple(source_record(source, article_text(source.article_id)) for source in ordered)
+
+
+def extra_field(answer: Answer, sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ``newsbot`` field of an OpenAI response: how the answer was made and its sources with their quotes."""
+    return {
+        "language": answer.language,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "note": answer.note,
+        "sources": list(sources),
+    }
+
+
+def answer_record(answer: Answer, sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The native form of an answer (POST /v1/answers): every field a client may show or check."""
+    return {
+        "question": answer.question,
+        "language": answer.language,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "text": answer.text,
+        "note": answer.note,
+        "statements": [item.record() for item in statements(answer.text)],
+        "sources": list(sources),
+        "latency_ms": round(answer.latency_ms, 1),
     }
 
 

@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from bot.models import Answer, Turn
 from bot.server.access import ApiError
-from bot.server.answer_view import fell_back, source_record
+from bot.server.answer_view import fell_back, source_records
 from bot.server.gate import AnswerCache, Gate
 from bot.server.metrics import Metrics
 from index.errors import NewsbotError
@@ -136,10 +136,7 @@ class Answerer:
 
     def _write(self, question: str, history: list[Turn], on_token: Any) -> Served:
         answer = self._bot.answer(question, history, on_token=on_token)
-        records = tuple(
-            source_record(source, self._article_text(source.article_id))
-            for source in sorted(answer.sources, key=lambda s: s.marker)
-        )
+        records = source_records(answer, self._article_text)
         return Served(answer, records)
 
     def _article_text(self, article_id: str) -> str | None:

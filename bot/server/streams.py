@@ -18,7 +18,8 @@ from typing import Any
 
 from bot.answering.prompts import Prompts
 from bot.server.access import ApiError
-from bot.server.answer_view import content, sources_block, statements
+from bot.server.answer_view import answer_record as native_record
+from bot.server.answer_view import content, extra_field, sources_block, statements
 from bot.server.errors import error_object
 from bot.server.jobs import Job, Served
 from bot.server.schemas import MODEL
@@ -27,32 +28,9 @@ from index.errors import NewsbotError
 logger = logging.getLogger(__name__)
 
 
-def extra(served: Served) -> dict[str, Any]:
-    """The ``newsbot`` field: how the answer was made and its sources with their quotes."""
-    answer = served.answer
-    return {
-        "language": answer.language,
-        "refused": answer.refused,
-        "mode": answer.mode,
-        "note": answer.note,
-        "sources": list(served.sources),
-    }
-
-
 def answer_record(served: Served) -> dict[str, Any]:
     """The native form of an answer (POST /v1/answers)."""
-    answer = served.answer
-    return {
-        "question": answer.question,
-        "language": answer.language,
-        "refused": answer.refused,
-        "mode": answer.mode,
-        "text": answer.text,
-        "note": answer.note,
-        "statements": [item.record() for item in statements(answer.text)],
-        "sources": list(served.sources),
-        "latency_ms": round(answer.latency_ms, 1),
-    }
+    return native_record(served.answer, served.sources)
 
 
 def completion(served: Served, prompts: Prompts) -> dict[str, Any]:
@@ -70,7 +48,7 @@ def completion(served: Served, prompts: Prompts) -> dict[str, Any]:
                 "logprobs": None,
             }
         ],
-        "newsbot": extra(served),
+        "newsbot": extra_field(served.answer, served.sources),
     }
 
 
@@ -136,7 +114,7 @@ async def completion_chunks(job: Job, prompts: Prompts, on_first: Callable[[], N
         if not streamed:
             on_first()
         yield chunk({"content": tail})
-    yield chunk({}, "stop", newsbot=extra(served))
+    yield chunk({}, "stop", newsbot=extra_field(served.answer, served.sources))
     yield "data: [DONE]\n\n"
 
 
