@@ -182,9 +182,8 @@ async def run(args: argparse.Namespace) -> int:
             ready = await wait_healthy(base, server, args.startup_timeout)
             idle = rss_mb(server.pid)
             if args.provider != "local":  # warm: every question once (the sentence cache, kept answers)
-                async with httpx.AsyncClient(base_url=base, timeout=120) as http:
-                    for question in asked:
-                        await http.post("/v1/chat/completions", json=request(question))
+                async with httpx.AsyncClient(base_url=base, timeout=300) as http:
+                    await asyncio.gather(*(http.post("/v1/chat/completions", json=request(q)) for q in asked))
             load = await (local_load if args.provider == "local" else extractive_load)(base, asked, args)
             now, peak = rss_mb(server.pid)
         finally:

@@ -235,7 +235,7 @@ class ServerSettings(BaseModel):
         ge=1,
         le=256,
         description="Answers written at once (default: 1 with provider=local, whose model serves one request "
-        "at a time; 8 otherwise).",
+        "at a time; 8 with openai; one per CPU core with extractive).",
     )
     queue_size: int | None = Field(
         None,

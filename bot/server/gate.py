@@ -11,6 +11,7 @@ costs no slot; a reindex forgets them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -20,7 +21,8 @@ from bot.config import Settings
 from bot.server.access import ApiError
 
 LOCAL_CONCURRENCY = 1
-OTHER_CONCURRENCY = 8
+REMOTE_CONCURRENCY = 8
+"""With provider=openai an answer mostly waits for the LLM server: several at once keep it busy."""
 LOCAL_QUEUE = 4
 
 T = TypeVar("T")
@@ -43,7 +45,14 @@ class Gate:
     def for_settings(cls, settings: Settings) -> Gate:
         local = settings.llm.provider == "local"
         server = settings.server
-        concurrency = server.concurrency or (LOCAL_CONCURRENCY if local else OTHER_CONCURRENCY)
+        if server.concurrency:
+            concurrency = server.concurrency
+        elif local:
+            concurrency = LOCAL_CONCURRENCY
+        elif settings.llm.provider == "openai":
+            concurrency = REMOTE_CONCURRENCY
+        else:  # extractive answers are CPU work: more threads than cores only fight over them
+            concurrency = os.cpu_count() or 1
         queue = server.queue_size if server.queue_size is not None else (LOCAL_QUEUE if local else None)
         return cls(concurrency, queue, server.queue_timeout)
 
