@@ -38,6 +38,7 @@ class Gate:
         self._slots = asyncio.Semaphore(concurrency)
         self.waiting = 0
         self.running = 0
+        self._admitted = 0  # running or waiting
         self._seconds = 5.0  # a first guess of one answer's time, refined by every answer
         self._measured = False
 
@@ -67,13 +68,19 @@ class Gate:
 
     async def enter(self) -> None:
         """Take a slot, waiting in the queue; ``ApiError`` (503 with Retry-After) when it is full or too slow."""
-        if self._slots.locked() and self.queue_size is not None and self.waiting >= self.queue_size:
+        # Counted before the first await: a burst of requests sees each other, not a queue still empty.
+        if self.queue_size is not None and self._admitted >= self.concurrency + self.queue_size:
             raise self._busy(f"{self.waiting} requests already waiting")
+        self._admitted += 1
         self.waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self._timeout)
         except TimeoutError:
+            self._admitted -= 1
             raise self._busy(f"no answer slot within {self._timeout:g} s") from None
+        except BaseException:  # the client went away while waiting
+            self._admitted -= 1
+            raise
         finally:
             self.waiting -= 1
         self.running += 1
@@ -81,6 +88,7 @@ class Gate:
     def leave(self, seconds: float) -> None:
         """Give the slot back after an answer that took ``seconds``."""
         self.running -= 1
+        self._admitted -= 1
         self._slots.release()
         # A moving average: Retry-After follows the answer times of the last few minutes.
         self._seconds = seconds if not self._measured else 0.8 * self._seconds + 0.2 * seconds

@@ -17,7 +17,9 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.errors import LLMUnavailable
 from bot.models import Answer, TokenSink, Turn
+from bot.server.access import ApiError
 from bot.server.app import build_app
+from bot.server.gate import Gate
 from bot.server.run import check_binding
 from bot.service import Newsbot
 from index.errors import ConfigError
@@ -293,3 +295,24 @@ async def test_the_same_question_asked_meanwhile_shares_the_answer_being_written
     assert not held.started.acquire(timeout=0), "the answer was written once"
     assert answers[0].json()["text"] == sse_events(answers[1].text)[-1][1]["text"]
     assert 'newsbot_answers_total{mode="extractive"} 1.0' in metrics
+
+
+async def test_a_burst_of_requests_admits_the_slots_and_the_queue_and_refuses_the_rest() -> None:
+    gate = Gate(concurrency=1, queue_size=4, timeout=10)
+    outcomes: list[str] = []
+
+    async def ask() -> None:
+        try:
+            await gate.enter()
+        except ApiError as exc:
+            outcomes.append(
+                f"{exc.status} retry after {exc.retry_after is not None and exc.retry_after >= 1}"
+            )
+            return
+        await asyncio.sleep(0.01)
+        gate.leave(0.01)
+        outcomes.append("answered")
+
+    await asyncio.gather(*(ask() for _ in range(20)))
+    assert sorted(outcomes) == ["503 retry after True"] * 15 + ["answered"] * 5
+    assert (gate.waiting, gate.running) == (0, 0)
