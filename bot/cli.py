@@ -1,4 +1,5 @@
-"""The command line: `newsbot reindex | add | feeds | stats | show | ask | chat | eval | telegram | models | follow | digest`.
+"""The command line: `newsbot reindex | add | feeds | stats | show | ask | chat | eval | telegram | serve |
+models | follow | digest`.
 
 Each command builds ``Settings`` once, turns every ``NewsbotError`` (and a bad
 setting) into one clear line on standard error with a non-zero exit, and
@@ -319,6 +320,26 @@ def telegram(
         with _newsbot(settings) as bot:
             bot.ensure_index()  # built before taking messages
             run_bot(settings, bot, webhook_url=webhook_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Override NEWSBOT_SERVER__HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override NEWSBOT_SERVER__PORT.")] = None,
+    provider: ProviderOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAI-compatible and native) and the web page; 127.0.0.1:8080 by default."""
+    with _errors():
+        from bot.server.run import check_binding, serve
+
+        overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        settings = _settings(llm={"provider": provider} if provider else None, server=overrides or None)
+        check_binding(settings)  # refused before minutes of indexing, not after
+        with _newsbot(settings) as bot:
+            bot.ensure_index()  # built before taking requests
+            bot.start_generator()  # the bundled model loaded before the first question, not during it
+            err.print(f"newsbot serving on http://{settings.server.host}:{settings.server.port}/ (Ctrl-C stops)")
+            serve(settings, bot)
 
 
 models = typer.Typer(

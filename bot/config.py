@@ -240,6 +240,77 @@ class FollowSettings(BaseModel):
         return value
 
 
+class ServerSettings(BaseModel):
+    """The HTTP API and web page (`newsbot serve`)."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Address `newsbot serve` listens on; any other than a loopback one needs api_keys.",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="Port `newsbot serve` listens on.")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys a client sends as `Authorization: Bearer KEY` (a JSON list or separated by commas); "
+        "empty: only loopback clients are served.",
+    )
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys that may also call POST /v1/reindex; with no keys at all, loopback clients may.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description='Web origins whose pages may call the API from a browser, e.g. ["https://chat.example.org"].',
+    )
+    max_body_bytes: int = Field(
+        262_144, ge=1_024, le=100_000_000, description="Largest request body; a larger one gets 413."
+    )
+    max_question_chars: int = Field(
+        4000, ge=1, le=100_000, description="Longest question accepted; a longer one gets 400."
+    )
+    rate_limit: int = Field(
+        60, ge=0, description="Requests one API key (or one loopback address) may make per rate_window; 0: no limit."
+    )
+    rate_window: int = Field(60, ge=1, description="Seconds of the per-key rate-limit window.")
+    concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Answers written at once (default: 1 with provider=local, whose model serves one request "
+        "at a time; 8 with openai; one per CPU core with extractive).",
+    )
+    queue_size: int | None = Field(
+        None,
+        ge=0,
+        description="Requests waiting for an answer slot; past it the reply is 503 with Retry-After "
+        "(default: 4 with provider=local; no limit otherwise).",
+    )
+    queue_timeout: float = Field(
+        60.0, gt=0, description="Seconds a request may wait for an answer slot before it gets 503 with Retry-After."
+    )
+    answer_cache_size: int = Field(
+        1000, ge=0, description="Finished answers kept to answer the same conversation again; 0: none."
+    )
+    answer_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds a kept answer is reused (a reindex through the API forgets them all at once).",
+    )
+
+    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """A JSON list or, as people write it anyway, items separated by commas or spaces."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError('expected a JSON list, e.g. ["first", "second"]') from None
+        return text.replace(",", " ").split()
+
+
 class Settings(BaseSettings):
     """Every setting of newsbot; see `.env.example` and the README table."""
 
@@ -260,6 +331,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)  # type: ignore[arg-type]
     feeds: FeedSettings = Field(default_factory=FeedSettings)  # type: ignore[arg-type]
     follow: FollowSettings = Field(default_factory=FollowSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     log_level: str = Field(
         "WARNING", description="Logging level of the entry points: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )

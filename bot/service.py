@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from bot.answering.pipeline import Generator, Pipeline
+from bot.answering.pipeline import MODES, Generator, Pipeline
 from bot.answering.prompts import Prompts, load_prompts
 from bot.answering.qa import answer
 from bot.answering.retrieval import Retriever
@@ -199,6 +199,11 @@ class Newsbot:
         server.start()
         self._client = make_chat_client(llm, base_url=server.base_url, model=server.model, llama_cpp=True)
         return self._client
+
+    @property
+    def mode(self) -> str:
+        """The mode of an answer the chat model contributed to (``llm``, ``local``), or ``extractive``."""
+        return MODES.get(self.settings.llm.provider, "extractive")
 
     @property
     def support(self) -> SupportChecker:

@@ -136,7 +136,11 @@ def _compose(context: AnswerContext, composer: Composer | None) -> Answer | None
     try:
         composer.compose(context)
     except Refused:
-        return _not_covered(context, related=None)
+        if not writer.shown:
+            return _not_covered(context, related=None)
+        # The score put the quotes on screen; a model that finds no answer in them hedges, never retracts.
+        context.note = context.phrase("hedge_note")
+        writer.note(context.note)
     except (LLMUnavailable, LLMBadResponse) as exc:
         logger.warning("LLM failed, answering with the quotes: %s", exc)
         context.note = context.phrase("llm_unavailable_note")

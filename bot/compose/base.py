@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class Refused(Exception):
-    """The model answered that the articles don't cover the question (only a held reply may end so)."""
+    """The model answered that the articles don't cover the question: a refusal if nothing is shown yet,
+    else a hedge under the quotes (a refusal never follows quotes on screen)."""
 
 
 class Composer(Protocol):

@@ -32,10 +32,10 @@ logger = logging.getLogger(__name__)
 class CitedAnswer:
     """Free text with ``[n]`` markers from the best evidence sentences, checked sentence by sentence."""
 
-    holds = True
+    holds = False
 
     def compose(self, context: AnswerContext) -> None:
-        """The model's checked answer under the (held) quotes; raises ``Refused`` on "not covered"."""
+        """The model's checked answer under the quotes already shown; raises ``Refused`` on "not covered"."""
         pipeline, writer = context.pipeline, context.writer
         assert writer is not None
         chosen = [item for item in context.evidence if item.answers][: pipeline.evidence_sentences]

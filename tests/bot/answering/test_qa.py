@@ -81,11 +81,13 @@ def test_unreachable_llm_falls_back_to_the_extractive_answer(retriever: Retrieve
     assert result.note == load_prompts().phrase("llm_unavailable_note", "en")
 
 
-def test_model_saying_not_covered_is_a_refusal_without_sources(retriever: Retriever) -> None:
+def test_model_saying_not_covered_after_the_quotes_hedges_and_never_retracts(retriever: Retriever) -> None:
     generator = QueueGenerator(load_prompts().phrase("not_covered", "en"))
-    result = answer(QUESTION, [], _pipeline(retriever, generator))
-    assert result.refused
-    assert result.sources == ()
+    shown: list[str] = []
+    result = answer(QUESTION, [], _pipeline(retriever, generator), on_token=shown.append)
+    assert not result.refused and result.sources
+    assert result.note == load_prompts().phrase("hedge_note", "en")
+    assert "".join(shown) == result.text, "what was shown stays"
 
 
 def test_nothing_relevant_refuses_in_the_askers_language_without_calling_the_llm(
@@ -167,9 +169,9 @@ def test_an_invented_figure_lets_a_model_without_refusal_answer_not_covered_on_r
     assert not_covered not in first, "the first attempt is not offered the refusal"
     assert f"reply exactly: {not_covered}" in retry
     assert generator.requests[0][0] == generator.requests[1][0], "the system prompt stays cacheable"
-    assert result.refused
-    assert result.sources == ()
-    assert result.text == not_covered
+    # The quotes were on screen already: the model's "not covered" becomes a hedge under them.
+    assert not result.refused and result.note == load_prompts().phrase("hedge_note", "en")
+    assert "3-1" not in result.text
 
 
 @pytest.mark.parametrize(
