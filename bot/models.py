@@ -60,6 +60,9 @@ class Answer:
     """The sentences shown as quotes, in the order shown, verbatim (none when refused)."""
     typed: str | None = None
     """The short typed answer shown under the quotes (a figure, date, name or place), if any."""
+    marked: tuple[str, ...] = ()
+    """Words of the quotes that answer (the typed answer's words, the figures or names asked for):
+    bold in Telegram, highlighted on a terminal; ``text`` itself stays plain."""
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,9 @@ def print_answer(answer: Answer, bot: Newsbot) -> None:
         for source in answer.sources
     ]
     sources = format_sources(shown, answer.language, bot.prompts)
-    out.print(Text(safe(answer.text, lines=True) + (f"\n\n{sources}" if sources else "")))
+    text = Text(safe(answer.text, lines=True))
+    text.highlight_words([safe(w) for w in answer.marked], style="bold yellow")  # the answering words
+    out.print(text + Text(f"\n\n{sources}" if sources else ""))
 
 
 def stream_answer(bot: Newsbot, question: str, history: tuple[Turn, ...]) -> Answer:

@@ -52,6 +52,8 @@ class AnswerContext:
     note: str | None = None
     typed: str | None = None
     """The typed answer shown under the quotes, if any."""
+    marked: list[str] = field(default_factory=list)
+    """Words of the quotes that answer, for front ends that can mark them."""
 
     def phrase(self, key: str) -> str:
         """A fixed phrase in the asker's language."""
@@ -82,4 +84,5 @@ class AnswerContext:
             first_useful_ms=(first_useful - self.started) * 1000 if first_useful is not None else None,
             quotes=tuple(item.sentence for item in self.quotes) if not refused else (),
             typed=self.typed,
+            marked=tuple(dict.fromkeys(self.marked)) if not refused else (),
         )

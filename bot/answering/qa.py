@@ -23,7 +23,7 @@ from bot.answering.disagreement import Side, disputed
 from bot.answering.evidence import Evidence, scored_evidence
 from bot.answering.pipeline import Pipeline
 from bot.answering.questions import asks_for_figure, asks_something, bounded
-from bot.answering.selection import choose_quotes
+from bot.answering.selection import answering_words, choose_quotes
 from bot.compose import make_composer
 from bot.compose.base import Composer, Refused
 from bot.errors import LLMBadResponse, LLMUnavailable
@@ -66,6 +66,7 @@ def answer(
     refusal = _compose(context, composer)
     if refusal is not None:
         return refusal
+    context.marked += answering_words(context.question, context.quotes)
     return _finish(context)
 
 

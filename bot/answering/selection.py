@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.answering.answerability import AnswerabilityModel
 from bot.answering.evidence import Evidence
 from bot.answering.questions import STOPWORDS, answer_kind, words
+from bot.checks.claims import name_words, word_number
 from index.text import lexicon
 from index.text.lexicon import fold_word
 
@@ -27,6 +28,9 @@ DIVERSITY = 0.35
 """Weight of the overlap with quotes already chosen, against answerability (MMR's 1 - λ)."""
 
 _BROAD = tuple(sorted(lexicon.words("question_words", "broad")))
+_MONTH_WORDS = frozenset(
+    name.lower() for months in lexicon.phrases("dates", "months").values() for forms in months for name in forms.split()
+)
 _KINDS = {
     kind: lexicon.words("question_words", kind) for kind in ("who", "where", "when", "how_many")
 }
@@ -100,3 +104,27 @@ def _diverse(pool: Sequence[Evidence], model: AnswerabilityModel) -> list[Eviden
             chosen.append(item)
             shown.add(item.article_id)
     return chosen
+
+
+def answering_words(question: str, quotes: Sequence[Evidence]) -> list[str]:
+    """The words of the quotes that hold what a who/where/when/how-many question asks for, to mark.
+
+    Figures (digits, number words, compounds such as "чотиригодинна") for how many / how long / when,
+    with month names for when; names the question doesn't already hold for who / where. A question
+    without a kind marks nothing: the whole quote is the answer.
+    """
+    kind = answer_kind(question)
+    if kind is None:
+        return []
+    asked = [fold_word(w) for w in words(question)]
+    found: list[str] = []
+    for item in quotes:
+        if kind in ("number", "when"):
+            found += [w for w in words(item.sentence) if w[0].isdigit() or word_number(w) is not None]
+            if kind == "when":
+                found += [w for w in words(item.sentence) if w.lower() in _MONTH_WORDS]
+        else:
+            found += [
+                w for w in name_words(item.sentence) if not any(lexicon.same_word(fold_word(w), a) for a in asked)
+            ]
+    return found

@@ -22,8 +22,9 @@ from bot.answering.context import source_of
 from bot.answering.disagreement import measures
 from bot.answering.judgment import yes_probability
 from bot.answering.questions import answer_kind, words
-from bot.checks.claims import word_number
+from bot.checks.claims import figures, name_words, word_number
 from index.text import lexicon
+from index.text.lexicon import fold_word
 from index.text.words import NUMBER
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 TYPED_EXAMPLES = "typed_examples.toml"
 TYPED_MAX_TOKENS = 24
+SHORT_SPAN = 4
+"""Most words of a figure the model copies in other words than the quote's."""
 CONFIRM_BAR = 0.5
 """The model's P(yes) that the quote gives this answer, needed to show it."""
 
@@ -50,6 +53,8 @@ _ENGLISH_DIGRAPHS = (
     ("ya", "я"), ("yo", "ё"), ("x", "кс"), ("w", "в"), ("q", "к"),
 )  # fmt: skip
 """English romanisation's letter groups, each one Cyrillic letter (ё is е outside Russian)."""
+_PLAIN_LATIN = str.maketrans("ăĂčČšŠžŽ", "aAcCsSzZ")
+"""Scholarly marks the asker's spelling doesn't use ("Aleksandăr" → "Aleksandar")."""
 _GENITIVE_MONTHS = {"ru", "uk"}
 """Languages whose month list gives the genitive ("сентября") second: the form a date takes."""
 
@@ -70,7 +75,7 @@ class TypedAnswer:
         span = self._extract(context, best)
         if span is None:
             return
-        value = render(kind, span, context.language, context.pipeline.prompts)
+        value = render(kind, span, context.language, context.pipeline.prompts, context.question)
         if value is None:
             logger.info("typed answer %r holds no %s", span, kind)
             return
@@ -82,6 +87,8 @@ class TypedAnswer:
         assert context.writer is not None
         context.writer.typed_answer(context.phrase("typed_answer_label"), value, source_of(best), best.sentence)
         context.typed = value
+        if _folded(span) in _folded(best.sentence):
+            context.marked.insert(0, span)
 
     def _extract(self, context: AnswerContext, best: Evidence) -> str | None:
         """The words of the best quote the model copies as the answer; None when it copies nothing true."""
@@ -94,7 +101,7 @@ class TypedAnswer:
         if not span or _NONE.match(span):
             context.attempt.said_none = True
             return None
-        if _folded(span) not in _folded(best.sentence):
+        if _folded(span) not in _folded(best.sentence) and not _same_figures(span, best.sentence):
             logger.info("typed answer %r is not in the quote: dropped", span)
             return None
         return span
@@ -110,21 +117,29 @@ def typed_messages(prompts: Prompts, question: str, sentence: str) -> list[Messa
     return messages
 
 
+def _same_figures(span: str, sentence: str) -> bool:
+    """A figure copied in other words ("7" for "семь"): a few words, one figure, which the quote states."""
+    stated = figures(span)
+    return len(span.split()) <= SHORT_SPAN and len(stated) == 1 and stated <= figures(sentence)
+
+
 def _folded(text: str) -> str:
     return " ".join(text.lower().replace("ё", "е").split())
 
 
-def render(kind: str, span: str, language: str, prompts: Prompts) -> str | None:
+def render(kind: str, span: str, language: str, prompts: Prompts, question: str = "") -> str | None:
     """The typed answer shown for ``span`` (copied from the quote) in ``language``; None if it holds none."""
     if kind == "number":
         return _figure(span, language, prompts)
     if kind == "date":
         return _date(span, language)
-    return _name(span, language)
+    return _name(span, language, question)
 
 
 def _figure(span: str, language: str, prompts: Prompts) -> str | None:
     """ "4 h" for "четыре часа", "3,5 h" for "3,5 часа", "7" for "семь поездок": the figure kept as written."""
+    if len(figures(span)) != 1:
+        return None  # several figures: which one answers is not for a rule to guess
     digits: list[str] = NUMBER.findall(span)
     measured = measures(span)
     if measured:
@@ -172,13 +187,28 @@ def _date(span: str, language: str) -> str | None:
     return " ".join(part for part in (str(day) if day else "", name or "", year or "") if part)
 
 
-def _name(span: str, language: str) -> str | None:
-    """The capitalised words of ``span`` (its title and prepositions dropped), in ``language``'s script."""
-    kept = [w for w in span.replace("«", " ").replace("»", " ").replace('"', " ").split() if w[:1].isupper()]
-    if not kept:
-        return None
-    name = " ".join(word.strip(",.;:") for word in kept)
-    return transliterate(name, language)
+def _name(span: str, language: str, question: str) -> str | None:
+    """The names in ``span`` (titles, prepositions and the question's own names dropped), in ``language``'s script.
+
+    A name is what ``name_words`` reads as one (a capitalised first word only before another capitalised
+    one, so "Кметът Александър Жорник" opening a sentence keeps its title: a run of three opening the
+    span loses its first word). A name the question already holds is no answer ("Who accompanied Kim?").
+    """
+    cleaned = span.replace("«", " ").replace("»", " ").replace('"', " ")
+    names = [w.strip(",.;:") for w in name_words(cleaned)]
+    words = cleaned.split()
+    if len(names) >= 3 and words and words[0].strip(",.;:") == names[0]:
+        names = names[1:]
+    asked = [fold_word(w) for w in name_words(question)] + [fold_word(w) for w in question.split()]
+    kept = {n for n in names if not any(lexicon.same_word(fold_word(n), a) for a in asked)}
+    runs: list[list[str]] = [[]]
+    for word in (w.strip(",.;:") for w in words):
+        if word in kept:
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    found = [" ".join(run) for run in runs if run]
+    return ", ".join(transliterate(name, language) for name in found) if found else None
 
 
 def transliterate(name: str, language: str) -> str:
@@ -187,7 +217,8 @@ def transliterate(name: str, language: str) -> str:
     target = _CYRILLIC_LANGUAGES.get(language)
     if cyrillic and target is None:
         source = _source_language(name)
-        return _recase(name, cyrtranslit.to_latin(name, source)).replace("'", "")
+        latin = _recase(name, cyrtranslit.to_latin(name, source)).replace("'", "")
+        return latin.translate(_PLAIN_LATIN)
     if not cyrillic and target is not None:
         # English spellings write one Cyrillic letter with two ("Zhornik"); cyrtranslit reads its own scheme.
         lowered = name.lower()

@@ -36,6 +36,19 @@ def render_text(plain: str) -> str:
     return MARKER.sub(r"<b>\g<0></b>", html.escape(plain, quote=False))
 
 
+def bold_marked(rendered: str, marked: Sequence[str]) -> str:
+    """``rendered`` HTML with the answering words of its quote lines ("• …") in bold, markers untouched."""
+    if not marked:
+        return rendered
+    pattern = re.compile(
+        r"(?<![\w\[>])("
+        + "|".join(re.escape(html.escape(w, quote=False)) for w in sorted(set(marked), key=len, reverse=True))
+        + r")(?![\w\]<])"
+    )
+    lines = rendered.split("\n")
+    return "\n".join(pattern.sub(r"<b>\1</b>", line) if line.startswith("• ") else line for line in lines)
+
+
 def _title(title: str) -> str:
     title = " ".join(title.split()) or "…"
     return title if len(title) <= _TITLE_LIMIT else title[: _TITLE_LIMIT - 1] + "…"
@@ -141,7 +154,7 @@ def render_answer(answer: Answer, sources_header: str, limit: int = MESSAGE_LIMI
 
     blocks: list[str] = []
     for paragraph in _PARAGRAPHS.split(answer.text.strip()):
-        blocks.extend(render_text(piece) for piece in split_plain(paragraph, fits))
+        blocks.extend(bold_marked(render_text(piece), answer.marked) for piece in split_plain(paragraph, fits))
     if answer.sources:
         lines = [f"<b>{html.escape(sources_header, quote=False)}</b>"]
         lines.extend(render_source(source) for source in sorted(answer.sources, key=lambda s: s.marker))

@@ -121,3 +121,31 @@ def test_typed_answers_are_rendered_by_rule(kind: str, span: str, language: str,
         assert rendered is not None and rendered.startswith("Mi")
     else:
         assert rendered == expected
+
+
+@pytest.mark.parametrize(
+    ("span", "question", "expected"),
+    [
+        ("Ким", "Хто супроводжував Кіма під час відвідування авіазаводу?", None),
+        ("Кметът Александър Жорник", "Who accompanied him there?", "Aleksandar Zhornik"),
+        ("мэр Александр Жорник и губернатор Михаил Дегтярев", "Who accompanied Kim?", "Aleksandr Zhornik, Mihail Degtyarev"),
+    ],
+    ids=["the-question's-own-name", "a-title-opening-the-sentence", "two-people"],
+)
+def test_a_name_answer_is_the_names_the_question_lacks(span: str, question: str, expected: str | None) -> None:
+    assert render("name", span, "en", load_prompts(), question) == expected
+
+
+def test_several_figures_give_no_typed_answer_and_one_figure_may_be_copied_as_digits() -> None:
+    prompts = load_prompts()
+    assert render("number", "3,5 минуты и 5,5 минуты", "en", prompts) is None
+    assert render("number", "семь", "en", prompts) == "7"
+
+
+def test_the_typed_answer_marks_its_words_in_the_quote_and_the_text_stays_plain(
+    settings: Settings, retriever: Retriever
+) -> None:
+    generator = JudgingGenerator(lambda _prompt: "about three hours", yes=lambda _prompt: 0.9)
+    result = answer(VISIT, [], local(settings, retriever, generator))
+    assert result.marked[0] == "about three hours"
+    assert "<b>" not in result.text and "\x1b" not in result.text

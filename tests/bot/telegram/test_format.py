@@ -155,3 +155,14 @@ def test_every_telegram_phrase_exists_in_every_language_with_the_same_placeholde
     prompts = load_prompts()
     assert prompts.phrase("reset_done", "bg") == "Готово: забравих разговора ни."
     assert prompts.phrase("reset_done", "pt") == english["reset_done"]
+
+
+def test_the_answering_words_of_the_quotes_are_bold_and_nothing_else_changes() -> None:
+    from bot.telegram.format import render_answer
+
+    text = "Here is what the articles say:\n• “The talks lasted 4 hours, said Peskov.” [1]\n\nAnswer: 4 h [1]"
+    answer = Answer(text, "en", (Source(1, "a", "Talks"),), False, "local", marked=("4", "4 hours"))
+    [html_text] = render_answer(answer, "Sources")
+    assert "lasted <b>4 hours</b>, said" in html_text
+    assert "Answer: 4 h <b>[1]</b>" in html_text, "only quote lines are marked; markers stay as they were"
+    assert "<b><b>" not in html_text and "[<b>" not in html_text
