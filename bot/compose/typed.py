@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 TYPED_EXAMPLES = "typed_examples.toml"
 TYPED_MAX_TOKENS = 24
+_JOINER_LETTERS = 3
+"""A lower-case word this short between two names joins them into one place ("на", "on", "am", "sur")."""
 SHORT_SPAN = 4
 """Most words of a figure the model copies in other words than the quote's."""
 CONFIRM_BAR = 0.5
@@ -190,25 +192,29 @@ def _date(span: str, language: str) -> str | None:
 def _name(span: str, language: str, question: str) -> str | None:
     """The names in ``span`` (titles, prepositions and the question's own names dropped), in ``language``'s script.
 
-    A name is what ``name_words`` reads as one (a capitalised first word only before another capitalised
-    one, so "Кметът Александър Жорник" opening a sentence keeps its title: a run of three opening the
-    span loses its first word). A name the question already holds is no answer ("Who accompanied Kim?").
+    A name is what ``name_words`` reads as one, the span read as the middle of a sentence (its first
+    word is no sentence opening: "Комсомолск на Амур"); a run of three capitalised words opening the
+    span is a title and a name ("Кметът Александър Жорник": the title goes). Names joined by a short
+    lower-case word are one place ("Комсомолск на Амур"). A name the question holds is no answer.
     """
     cleaned = span.replace("«", " ").replace("»", " ").replace('"', " ")
-    names = [w.strip(",.;:") for w in name_words(cleaned)]
-    words = cleaned.split()
-    if len(names) >= 3 and words and words[0].strip(",.;:") == names[0]:
-        names = names[1:]
-    asked = [fold_word(w) for w in name_words(question)] + [fold_word(w) for w in question.split()]
+    words = [w.strip(",.;:") for w in cleaned.split()]
+    names = {w.strip(",.;:") for w in name_words("и " + cleaned)}
+    asked = [fold_word(w) for w in question.split()]
     kept = {n for n in names if not any(lexicon.same_word(fold_word(n), a) for a in asked)}
     runs: list[list[str]] = [[]]
-    for word in (w.strip(",.;:") for w in words):
-        if word in kept:
+    for index, word in enumerate(words):
+        joins = (
+            runs[-1] and word.islower() and len(word) <= _JOINER_LETTERS
+            and index + 1 < len(words) and words[index + 1] in kept
+        )
+        if word in kept or joins:
             runs[-1].append(word)
         elif runs[-1]:
             runs.append([])
-    found = [" ".join(run) for run in runs if run]
-    return ", ".join(transliterate(name, language) for name in found) if found else None
+    found = [run[1:] if i == 0 and len(run) >= 3 and words and run[0] == words[0] and all(
+        w[:1].isupper() for w in run) else run for i, run in enumerate(r for r in runs if r)]
+    return ", ".join(transliterate(" ".join(run), language) for run in found if run) or None
 
 
 def transliterate(name: str, language: str) -> str:

@@ -136,6 +136,10 @@ def test_a_name_answer_is_the_names_the_question_lacks(span: str, question: str,
     assert render("name", span, "en", load_prompts(), question) == expected
 
 
+def test_a_place_joined_by_a_short_word_is_one_place() -> None:
+    assert render("place", "Комсомолск на Амур", "en", load_prompts(), "Кой град посети Ким?") == "Komsomolsk na Amur"
+
+
 def test_several_figures_give_no_typed_answer_and_one_figure_may_be_copied_as_digits() -> None:
     prompts = load_prompts()
     assert render("number", "3,5 минуты и 5,5 минуты", "en", prompts) is None
