@@ -16,6 +16,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from index.config import EmbeddingSettings, FeedSettings, FetchSettings, IndexSettings
 
 
+def listed(value: Any, example: str) -> Any:
+    """A list setting from the environment: a JSON list, or items separated by commas or spaces."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(example) from None
+    return text.replace(",", " ").split()
+
+
 class RetrievalSettings(BaseModel):
     """How passages are found and when a question counts as not covered."""
 
@@ -179,15 +192,7 @@ class TelegramSettings(BaseModel):
     @classmethod
     def _id_list(cls, value: Any) -> Any:
         """A JSON list ("[1, 2]") or, as people write it anyway, ids separated by commas or spaces."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return json.loads(text)
-            except ValueError:
-                raise ValueError("expected a JSON list of user ids, e.g. [123456789, 987654321]") from None
-        return [part for part in text.replace(",", " ").split()]
+        return listed(value, "expected a JSON list of user ids, e.g. [123456789, 987654321]")
 
 
 class FollowSettings(BaseModel):
@@ -300,15 +305,7 @@ class ServerSettings(BaseModel):
     @classmethod
     def _list(cls, value: Any) -> Any:
         """A JSON list or, as people write it anyway, items separated by commas or spaces."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return json.loads(text)
-            except ValueError:
-                raise ValueError('expected a JSON list, e.g. ["first", "second"]') from None
-        return text.replace(",", " ").split()
+        return listed(value, 'expected a JSON list, e.g. ["first", "second"]')
 
 
 class Settings(BaseSettings):

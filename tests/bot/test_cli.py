@@ -13,23 +13,8 @@ from typer.testing import CliRunner
 
 from bot import cli
 from tests.conftest import CONTRACT_KEYS
-from tests.fakes import HashEmbedder
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, corpus: Path, tmp_path: Path) -> dict[str, str]:
-    monkeypatch.setattr("bot.service.make_embedder", lambda settings: HashEmbedder())
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return {
-        "NEWSBOT_INDEX__CORPUS_DIR": str(corpus),
-        "NEWSBOT_INDEX__DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_INDEX__CHUNK_SIZE": "64",
-        "NEWSBOT_INDEX__CHUNK_OVERLAP": "8",
-        "NEWSBOT_LLM__PROVIDER": "extractive",
-        "NEWSBOT_RETRIEVAL__MIN_SCORE": "0.1",
-    }
 
 
 def test_help_lists_every_command() -> None:
