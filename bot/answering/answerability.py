@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -138,8 +138,3 @@ def load_model() -> AnswerabilityModel:
     except (FileNotFoundError, ModuleNotFoundError) as exc:
         raise ConfigError(f"{MODEL_FILE} is missing from the prompts package; reinstall newsbot") from exc
     return AnswerabilityModel.from_table(tomllib.loads(text))
-
-
-def best(probabilities: Sequence[float]) -> float:
-    """The best probability among candidates (0 when there are none)."""
-    return max(probabilities, default=0.0)

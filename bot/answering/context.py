@@ -17,7 +17,7 @@ from bot.answering.evidence import Evidence
 from bot.answering.pipeline import Attempt, Pipeline
 from bot.answering.reply import ReplyWriter
 from bot.answering.retrieval import Retrieval
-from bot.models import Answer, Source, TokenSink, Turn
+from bot.models import Answer, Source, TokenSink
 
 Verdict = Literal["answer", "hedge", "refuse"]
 
@@ -35,7 +35,6 @@ class AnswerContext:
     pipeline: Pipeline
     asked: str
     """The question as asked (cut to ``max_question_chars``)."""
-    history: Sequence[Turn]
     language: str
     on_token: TokenSink | None
     started: float = field(default_factory=time.perf_counter)
@@ -59,11 +58,9 @@ class AnswerContext:
         """A fixed phrase in the asker's language."""
         return self.pipeline.prompts.phrase(key, self.language)
 
-    def open_reply(self, *, hold: bool) -> ReplyWriter:
-        """The writer of this reply; ``hold`` keeps everything back until ``release``."""
-        self.writer = ReplyWriter(
-            self.pipeline.prompts, self.language, self.on_token, started=self.started, hold=hold
-        )
+    def open_reply(self) -> ReplyWriter:
+        """The writer of this reply, streaming to ``on_token``."""
+        self.writer = ReplyWriter(self.pipeline.prompts, self.language, self.on_token, started=self.started)
         return self.writer
 
     def answer(self, text: str, sources: Sequence[Source], mode: str, *, refused: bool = False) -> Answer:

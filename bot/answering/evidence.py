@@ -275,7 +275,6 @@ def scored_evidence(
             candidate.passage,
             round(probability, 4),
             answers=probability >= model.related_bar,
-            fits=probability >= model.answer_bar,
         )
         # A sentence without the kind of thing asked for (no name for "who", no figure for "how
         # many") goes after those that hold one, as the labelling rules say it can't answer.

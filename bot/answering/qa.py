@@ -74,7 +74,7 @@ def _begin(question: str, history: Sequence[Turn], pipeline: Pipeline, on_token:
     """The context of a new question: cut to size, its language read (the chat's last one if unsure)."""
     asked = bounded(question, pipeline.max_question_chars)
     language = detect_language(asked, default=history[-1].language if history else "en")
-    return AnswerContext(pipeline, asked, history, language, on_token)
+    return AnswerContext(pipeline, asked, language, on_token)
 
 
 def _verdict(context: AnswerContext) -> Verdict:
@@ -98,8 +98,8 @@ def _not_covered(context: AnswerContext, related: Evidence | None) -> Answer:
 
 
 def _write_quotes(context: AnswerContext, composer: Composer | None) -> None:
-    """The quotes first (held back if the composer may still refuse), then a line where figures differ."""
-    writer = context.open_reply(hold=composer is not None and composer.holds)
+    """The quotes first, then a line where figures differ (with quote_first off, only after the model)."""
+    writer = context.open_reply()
     if not context.pipeline.quote_first and composer is not None:
         return
     answering = [item for item in context.evidence if item.answers]
@@ -130,7 +130,7 @@ def _differ_line(context: AnswerContext, sides: Sequence[tuple[str, Sequence[Sid
 
 
 def _compose(context: AnswerContext, composer: Composer | None) -> Answer | None:
-    """What the model adds under the quotes; a refusal (held replies only) is returned as the answer."""
+    """What the model adds under the quotes; a refusal (nothing shown yet) is returned as the answer."""
     writer = context.writer
     if composer is None or writer is None:
         return None
@@ -152,11 +152,10 @@ def _compose(context: AnswerContext, composer: Composer | None) -> Answer | None
 
 
 def _finish(context: AnswerContext) -> Answer:
-    """The reply as written, released to the user if it was held."""
+    """The reply as written."""
     writer = context.writer
     assert writer is not None
     if writer.empty:
         return _not_covered(context, related=None)
-    writer.release()
     mode = context.pipeline.mode if writer.statements else "extractive"
     return context.answer(writer.text, writer.sources, mode)

@@ -41,18 +41,16 @@ def cited(text: str, marker: int) -> str:
 
 
 class ReplyWriter:
-    """Builds the reply, sending each finished piece to the sink at once (or holding it on request)."""
+    """Builds the reply, sending each finished piece to the sink at once."""
 
     def __init__(
-        self, prompts: Prompts, language: str, sink: TokenSink | None, *, started: float, hold: bool = False
+        self, prompts: Prompts, language: str, sink: TokenSink | None, *, started: float
     ) -> None:
         self._prompts = prompts
         self._language = language
         self._sink = sink
         self._started = started
-        self._hold = hold
         self._text = ""
-        self._held = ""
         self._sources: list[Source] = []
         self._number: dict[str, int] = {}
         self._backing: dict[str, list[str]] = {}
@@ -93,23 +91,10 @@ class ReplyWriter:
     def _emit(self, piece: str) -> None:
         self._remark_last = False
         self._text += piece
-        if self._hold:
-            self._held += piece
-            return
         if self.first_useful is None:
             self.first_useful = time.perf_counter()
         if self._sink is not None:
             self._sink(piece)
-
-    def release(self) -> None:
-        """Send what was held (once the reply is known not to be a refusal)."""
-        self._hold = False
-        held, self._held = self._held, ""
-        if held:
-            if self.first_useful is None:
-                self.first_useful = time.perf_counter()
-            if self._sink is not None:
-                self._sink(held)
 
     def quote_block(self, quotes: Sequence[tuple[str, Source]]) -> None:
         """The verbatim sentences under the framing line, one bullet each, in the article's language."""

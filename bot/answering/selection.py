@@ -60,20 +60,22 @@ def choose_quotes(question: str, evidence: Sequence[Evidence], model: Answerabil
     pool = [item for item in evidence if item.score >= model.related_bar]
     if not pool:
         return []
+    contents = {id(item): _content(item.sentence) for item in pool}
     if not is_broad(question):
         floor = FOCUSED_MIN_RELATIVE * pool[0].score
         chosen: list[Evidence] = []
         for item in pool:
             if len(chosen) == FOCUSED_QUOTES or item.score < floor:
                 break
-            if all(_overlap(_content(item.sentence), _content(c.sentence)) < REPEAT for c in chosen):
+            if all(_overlap(contents[id(item)], contents[id(c)]) < REPEAT for c in chosen):
                 chosen.append(item)
         return chosen
-    return _diverse(pool, model)
+    return _diverse(pool, model, contents)
 
 
-def _diverse(pool: Sequence[Evidence], model: AnswerabilityModel) -> list[Evidence]:
-    contents = {id(item): _content(item.sentence) for item in pool}
+def _diverse(
+    pool: Sequence[Evidence], model: AnswerabilityModel, contents: dict[int, frozenset[str]]
+) -> list[Evidence]:
     chosen = [pool[0]]
     rest = list(pool[1:])
     while rest and len(chosen) < BROAD_QUOTES:

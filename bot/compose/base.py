@@ -21,9 +21,6 @@ class Refused(Exception):
 class Composer(Protocol):
     """Writes the model's part of the reply into ``context.writer``."""
 
-    holds: bool
-    """Whether nothing is shown until the composer is done (a free-text model may still refuse)."""
-
     def compose(self, context: AnswerContext) -> None:
         """Write what the model adds; raise ``Refused`` when it says the articles don't cover it."""
         ...

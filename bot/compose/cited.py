@@ -32,8 +32,6 @@ logger = logging.getLogger(__name__)
 class CitedAnswer:
     """Free text with ``[n]`` markers from the best evidence sentences, checked sentence by sentence."""
 
-    holds = False
-
     def compose(self, context: AnswerContext) -> None:
         """The model's checked answer under the quotes already shown; raises ``Refused`` on "not covered"."""
         pipeline, writer = context.pipeline, context.writer

@@ -12,6 +12,7 @@ no typed answer: the quotes are the answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -63,8 +64,6 @@ _GENITIVE_MONTHS = {"ru", "uk"}
 
 class TypedAnswer:
     """A typed answer from the best quote, confirmed by the model's yes/no, under the quotes."""
-
-    holds = False
 
     def compose(self, context: AnswerContext) -> None:
         """Write "Answer: <value> [n]" when every check holds; otherwise write nothing."""
@@ -157,6 +156,7 @@ def _figure(span: str, language: str, prompts: Prompts) -> str | None:
     return None
 
 
+@functools.cache
 def _months() -> dict[str, tuple[int, str]]:
     """Every month form of every language → (month number, language)."""
     forms: dict[str, tuple[int, str]] = {}
